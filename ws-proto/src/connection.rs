@@ -1,0 +1,731 @@
+//! The client connection state machine: handshake, framing, close handshake.
+//!
+//! [`Connection`] owns the protocol state and the outbound queue. It is driven
+//! by three groups of methods, documented on the type in the order to use them:
+//! inputs, commands, outputs.
+
+use crate::close::{self, CloseFrame};
+use crate::error::{Error, ProtocolError, SendError};
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::handshake::{self, HandshakeOptions, KEY_LEN};
+use crate::queue::{Class, TxQueue, CONTROL_RESERVE};
+use crate::random::Random;
+use crate::time::Instant;
+use crate::url::Url;
+use crate::utf8::Utf8Validator;
+
+/// Limits and timeouts of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The largest message accepted, summed over its fragments. A frame that
+    /// would pass it fails the connection with 1009 as soon as its header
+    /// arrives, before any of its payload is read. Set it to the capacity of
+    /// the [`crate::Assembler`] when whole messages are wanted.
+    pub max_message_size: u64,
+    /// The longest handshake response header accepted.
+    pub max_response_header: usize,
+    /// How long the server has to answer the handshake, from [`Connection::new`].
+    pub handshake_timeout_ms: u64,
+    /// How long the server has to answer our close frame.
+    pub close_timeout_ms: u64,
+}
+
+impl Default for Config {
+    /// 16 MiB messages, 8 KiB response header, 10 s handshake, 5 s close.
+    fn default() -> Self {
+        Config {
+            max_message_size: 16 << 20,
+            max_response_header: 8 << 10,
+            handshake_timeout_ms: 10_000,
+            close_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The two kinds of data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+impl DataKind {
+    const fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// What [`Connection::recv`] found in the input. Payloads borrow from the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'i> {
+    /// The handshake completed; `protocol` is the subprotocol the server chose.
+    Connected {
+        /// The chosen subprotocol, if any.
+        protocol: Option<&'i str>,
+    },
+    /// A whole text message that arrived in one frame, already validated.
+    Text(&'i str),
+    /// A whole binary message that arrived in one frame.
+    Binary(&'i [u8]),
+    /// A piece of a message that arrives in several frames or input pieces;
+    /// `fin` marks the last piece. Text pieces may split a code point, but the
+    /// bytes so far are checked to be a valid UTF-8 prefix, and the whole
+    /// message valid UTF-8 by the time `fin` is reported.
+    Fragment {
+        /// Text or binary.
+        kind: DataKind,
+        /// This piece of the payload (may be empty).
+        data: &'i [u8],
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
+    /// A ping; its pong is already queued.
+    Ping(&'i [u8]),
+    /// A pong.
+    Pong(&'i [u8]),
+    /// The server's close frame: the close handshake is complete (our close
+    /// was answered, or theirs is echoed in the queue). Transmit what is
+    /// pending, then close the transport.
+    Closed(CloseFrame<'i>),
+}
+
+/// The result of one [`Connection::recv`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received<'i> {
+    /// How many input bytes were used. The rest must be passed again, with
+    /// more bytes appended, on the next call.
+    pub consumed: usize,
+    /// The event found, if any. `None` means more input is needed, or a pong
+    /// is waiting for room in the outbound queue (transmit, then call again).
+    pub event: Option<Event<'i>>,
+}
+
+/// The connection's lifecycle, as seen from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The handshake request is queued or sent; no response yet.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// Our close frame is queued; waiting for the server's.
+    Closing,
+    /// Done. Transmit what is pending, then close the transport.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Handshake { deadline: Instant },
+    Open,
+    Closing { deadline: Instant },
+    Closed,
+}
+
+/// The data frame being received.
+#[derive(Clone, Copy, Debug)]
+struct InFrame {
+    kind: DataKind,
+    fin: bool,
+    remaining: u64,
+}
+
+/// A WebSocket client connection, sans I/O.
+///
+/// `R` is the random source for the key and mask keys, `S` the storage of the
+/// outbound queue (`[u8; N]`, `&mut [u8]`, `Vec<u8>`, ...).
+///
+/// ```text
+///            bytes from the socket                       bytes to the socket
+///   transport ────────────────────► recv(now, input) ┐   ┌► transmit() / poll_transmit(out)
+///                                     │ Event         │   │
+///   caller ◄──────────────────────────┘               │   │
+///   caller ── send_text / send_binary / ping / close ─┴───┘  (queued whole)
+///   timer  ── handle_timeout(now) ◄── poll_timeout()
+/// ```
+///
+/// Method groups, in the order to call them:
+/// - inputs: [`recv`](Self::recv), [`handle_timeout`](Self::handle_timeout),
+///   [`handle_eof`](Self::handle_eof);
+/// - commands: [`send_text`](Self::send_text), [`send_binary`](Self::send_binary),
+///   [`send_fragment`](Self::send_fragment), [`ping`](Self::ping),
+///   [`close`](Self::close);
+/// - outputs: [`transmit`](Self::transmit) + [`advance_transmit`](Self::advance_transmit)
+///   (or [`poll_transmit`](Self::poll_transmit)), [`poll_timeout`](Self::poll_timeout),
+///   [`state`](Self::state), [`is_finished`](Self::is_finished).
+///
+/// The caller keeps unconsumed input: [`Received::consumed`] says how much of
+/// the input was used, and the rest is passed again with the next bytes. A
+/// receive buffer of [`MIN_RECV_BUFFER`] bytes always makes progress.
+#[derive(Debug)]
+pub struct Connection<R, S> {
+    rng: R,
+    tx: TxQueue<S>,
+    config: Config,
+    phase: Phase,
+    /// Where the key and the offered subprotocols sit in the request, which
+    /// stays in the queue's storage until the response arrives.
+    request: handshake::RequestLayout,
+    frame: Option<InFrame>,
+    /// The kind of the data message being received, and its length so far.
+    message: Option<DataKind>,
+    message_len: u64,
+    rx_utf8: Utf8Validator,
+    /// The kind of the fragmented message being sent, and its UTF-8 state.
+    sending: Option<DataKind>,
+    tx_utf8: Utf8Validator,
+}
+
+/// The smallest receive buffer that lets every frame make progress: the
+/// largest control frame (2 + 125 bytes) or the largest unmasked data header.
+pub const MIN_RECV_BUFFER: usize = 2 + MAX_CONTROL_PAYLOAD;
+
+impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
+    /// Starts a connection: queues the handshake request for `url`, with a
+    /// fresh key from `rng`, into `tx_storage`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::RequestTooLarge`] when `tx_storage` cannot hold the request
+    /// or is smaller than the control reserve plus the request;
+    /// [`SendError::InvalidHeader`] for a bad subprotocol or header in `opts`;
+    /// [`SendError::Random`] when `rng` fails.
+    pub fn new(
+        mut rng: R,
+        tx_storage: S,
+        url: &Url<'_>,
+        opts: &HandshakeOptions<'_>,
+        config: Config,
+        now: Instant,
+    ) -> Result<Self, SendError> {
+        let mut nonce = [0u8; 16];
+        rng.fill(&mut nonce)?;
+        let key = handshake::encode_key(&nonce);
+        let mut tx = TxQueue::new(tx_storage);
+        if tx.capacity() < CONTROL_RESERVE {
+            return Err(SendError::RequestTooLarge);
+        }
+        let request = tx
+            .fill_front(|buf| handshake::write_request(buf, url, &key, opts).map(|l| (l.len, l)))?;
+        Ok(Connection {
+            rng,
+            tx,
+            config,
+            phase: Phase::Handshake {
+                deadline: now.plus_millis(config.handshake_timeout_ms),
+            },
+            request,
+            frame: None,
+            message: None,
+            message_len: 0,
+            rx_utf8: Utf8Validator::new(),
+            sending: None,
+            tx_utf8: Utf8Validator::new(),
+        })
+    }
+
+    // ----- inputs -------------------------------------------------------
+
+    /// Processes received bytes; returns at most one event per call.
+    ///
+    /// Call it in a loop while it returns an event, handing back the input
+    /// from `consumed` on. Whole messages come as [`Event::Text`] /
+    /// [`Event::Binary`]; messages in several frames, or whose frame is only
+    /// partly in `input`, come as [`Event::Fragment`]s (join them with
+    /// [`crate::Assembler`] if you want them whole).
+    ///
+    /// # Errors
+    ///
+    /// An [`Error`] ends the connection: a failed handshake, a protocol
+    /// violation (whose close frame is then queued), or an expired timer.
+    ///
+    /// ```
+    /// use ws_proto::{Connection, Config, Event, HandshakeOptions, Instant, Random, RandomError, Url};
+    /// struct Counter(u8); // A test source. Use a real one: see `Random`.
+    /// impl Random for Counter {
+    ///     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+    ///         for b in buf { self.0 = self.0.wrapping_add(1); *b = self.0; }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let url = Url::parse("ws://example.com/chat").unwrap();
+    /// let mut conn = Connection::new(Counter(0), [0u8; 1024], &url,
+    ///     &HandshakeOptions::default(), Config::default(), Instant::ZERO).unwrap();
+    /// let request = conn.transmit().to_vec();
+    /// conn.advance_transmit(request.len());
+    /// // The server's answer, computed from the key in the request.
+    /// let key = &request[request.windows(19).position(|w| w == b"Sec-WebSocket-Key: ").unwrap() + 19..][..24];
+    /// let accept = ws_proto::handshake::accept_key(key);
+    /// let mut input = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".to_vec();
+    /// input.extend_from_slice(&accept);
+    /// input.extend_from_slice(b"\r\n\r\n\x81\x05Hello");
+    /// let r = conn.recv(Instant::ZERO, &input).unwrap();
+    /// assert_eq!(r.event, Some(Event::Connected { protocol: None }));
+    /// let r = conn.recv(Instant::ZERO, &input[r.consumed..]).unwrap();
+    /// assert_eq!(r.event, Some(Event::Text("Hello")));
+    /// ```
+    pub fn recv<'i>(&mut self, now: Instant, input: &'i [u8]) -> Result<Received<'i>, Error> {
+        self.handle_timeout(now)?;
+        match self.phase {
+            Phase::Handshake { .. } => self.recv_handshake(input),
+            Phase::Open | Phase::Closing { .. } => self.recv_frames(input),
+            Phase::Closed => Ok(Received {
+                consumed: input.len(),
+                event: None,
+            }),
+        }
+    }
+
+    /// Checks the timers against `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::HandshakeTimeout`] or [`Error::CloseTimeout`] when one expired;
+    /// the connection is then closed.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        match self.phase {
+            Phase::Handshake { deadline } if now >= deadline => {
+                self.phase = Phase::Closed;
+                self.tx.clear();
+                Err(Error::HandshakeTimeout)
+            }
+            Phase::Closing { deadline } if now >= deadline => {
+                self.phase = Phase::Closed;
+                Err(Error::CloseTimeout)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The transport reached end of stream; `unconsumed` is how many received
+    /// bytes were never consumed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnexpectedEof`] unless the close handshake had completed.
+    pub fn handle_eof(&mut self, unconsumed: usize) -> Result<(), Error> {
+        if let Phase::Closed = self.phase {
+            return Ok(());
+        }
+        let mid_frame = unconsumed > 0 || self.frame.is_some() || self.message.is_some();
+        self.phase = Phase::Closed;
+        Err(Error::UnexpectedEof { mid_frame })
+    }
+
+    fn recv_handshake<'i>(&mut self, input: &'i [u8]) -> Result<Received<'i>, Error> {
+        let storage = self.tx.storage();
+        let key = &storage[self.request.key_at..self.request.key_at + KEY_LEN];
+        let offered = &storage[self.request.protocols.0..self.request.protocols.1];
+        match handshake::parse_response(input, key, offered, self.config.max_response_header) {
+            Ok(None) => Ok(Received {
+                consumed: 0,
+                event: None,
+            }),
+            Ok(Some(resp)) => {
+                self.phase = Phase::Open;
+                Ok(Received {
+                    consumed: resp.header_len,
+                    event: Some(Event::Connected {
+                        protocol: resp.protocol,
+                    }),
+                })
+            }
+            Err(e) => {
+                self.phase = Phase::Closed;
+                self.tx.clear();
+                Err(Error::Handshake(e))
+            }
+        }
+    }
+
+    fn recv_frames<'i>(&mut self, input: &'i [u8]) -> Result<Received<'i>, Error> {
+        let mut pos = 0;
+        loop {
+            if let Some(frame) = self.frame {
+                let avail = (input.len() - pos) as u64;
+                let n = frame.remaining.min(avail) as usize;
+                if n == 0 && frame.remaining > 0 {
+                    return Ok(Received {
+                        consumed: pos,
+                        event: None,
+                    });
+                }
+                let data = &input[pos..pos + n];
+                pos += n;
+                let remaining = frame.remaining - n as u64;
+                let fin = remaining == 0 && frame.fin;
+                self.frame = (remaining > 0).then_some(InFrame { remaining, ..frame });
+                if frame.kind == DataKind::Text
+                    && (self.rx_utf8.feed(data).is_err() || (fin && !self.rx_utf8.is_complete()))
+                {
+                    return Err(self.fail(ProtocolError::InvalidUtf8));
+                }
+                if fin {
+                    self.end_message();
+                }
+                if n > 0 || fin {
+                    return Ok(Received {
+                        consumed: pos,
+                        event: Some(Event::Fragment {
+                            kind: frame.kind,
+                            data,
+                            fin,
+                        }),
+                    });
+                }
+                continue;
+            }
+
+            let rest = &input[pos..];
+            let (header, header_len) = match FrameHeader::parse(rest) {
+                Ok(Some(h)) => h,
+                Ok(None) => {
+                    return Ok(Received {
+                        consumed: pos,
+                        event: None,
+                    })
+                }
+                Err(e) => return Err(self.fail(e)),
+            };
+            if header.rsv != 0 {
+                return Err(self.fail(ProtocolError::ReservedBits));
+            }
+            if header.mask.is_some() {
+                return Err(self.fail(ProtocolError::MaskedFrame));
+            }
+            let len = header.payload_len;
+            if header.opcode.is_control() {
+                // At most 125 bytes: wait until the whole frame is here.
+                let total = header_len + len as usize;
+                let Some(payload) = rest.get(header_len..total) else {
+                    return Ok(Received {
+                        consumed: pos,
+                        event: None,
+                    });
+                };
+                return match self.control(header.opcode, payload)? {
+                    Some(event) => Ok(Received {
+                        consumed: pos + total,
+                        event: Some(event),
+                    }),
+                    None => Ok(Received {
+                        consumed: pos,
+                        event: None,
+                    }),
+                };
+            }
+
+            let kind = match (header.opcode, self.message) {
+                (OpCode::Continuation, Some(kind)) => kind,
+                (OpCode::Continuation, None) => {
+                    return Err(self.fail(ProtocolError::UnexpectedContinuation))
+                }
+                (_, Some(_)) => return Err(self.fail(ProtocolError::ExpectedContinuation)),
+                (OpCode::Text, None) => DataKind::Text,
+                (_, None) => DataKind::Binary,
+            };
+            let total_len = self.message_len.saturating_add(len);
+            if total_len > self.config.max_message_size {
+                return Err(self.fail(ProtocolError::MessageTooBig));
+            }
+            pos += header_len;
+
+            // Fast path: a whole single-frame message already in the input.
+            if header.fin && self.message.is_none() {
+                if let Some(payload) = input.get(pos..).and_then(|r| r.get(..len as usize)) {
+                    pos += payload.len();
+                    let event = match kind {
+                        DataKind::Binary => Event::Binary(payload),
+                        DataKind::Text => match core::str::from_utf8(payload) {
+                            Ok(text) => Event::Text(text),
+                            Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
+                        },
+                    };
+                    return Ok(Received {
+                        consumed: pos,
+                        event: Some(event),
+                    });
+                }
+            }
+            self.message = Some(kind);
+            self.message_len = total_len;
+            self.frame = Some(InFrame {
+                kind,
+                fin: header.fin,
+                remaining: len,
+            });
+        }
+    }
+
+    /// Handles a whole control frame. `Ok(None)` means a pong does not fit the
+    /// outbound queue yet: the ping stays unconsumed.
+    fn control<'i>(
+        &mut self,
+        opcode: OpCode,
+        payload: &'i [u8],
+    ) -> Result<Option<Event<'i>>, Error> {
+        match opcode {
+            OpCode::Ping => {
+                if let Phase::Open = self.phase {
+                    if !self.tx.has_room(Class::Pong, payload.len()) {
+                        return Ok(None);
+                    }
+                    let key = self.mask_key().map_err(|_| self.fail_silently())?;
+                    // has_room said yes, so this cannot be refused.
+                    let _ = self
+                        .tx
+                        .push_frame(Class::Pong, OpCode::Pong, true, payload, key);
+                }
+                Ok(Some(Event::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Some(Event::Pong(payload))),
+            _ => {
+                let frame = CloseFrame::parse(payload).map_err(|e| self.fail(e))?;
+                if let Phase::Open = self.phase {
+                    // Echo the code (RFC 6455 section 5.5.1); an empty close is
+                    // answered with an empty close.
+                    let code = frame.code.map(u16::to_be_bytes);
+                    let echo: &[u8] = code.as_ref().map_or(&[], |c| c);
+                    if let Ok(key) = self.mask_key() {
+                        let _ = self
+                            .tx
+                            .push_frame(Class::Close, OpCode::Close, true, echo, key);
+                    }
+                }
+                self.phase = Phase::Closed;
+                self.frame = None;
+                self.message = None;
+                Ok(Some(Event::Closed(frame)))
+            }
+        }
+    }
+
+    fn end_message(&mut self) {
+        self.message = None;
+        self.message_len = 0;
+        self.rx_utf8.reset();
+    }
+
+    /// Fails the connection: queues a close frame with the error's code
+    /// (unless ours was already sent) and closes.
+    fn fail(&mut self, e: ProtocolError) -> Error {
+        if let Phase::Open = self.phase {
+            if let Ok(key) = self.mask_key() {
+                let code = e.close_code().to_be_bytes();
+                let _ = self
+                    .tx
+                    .push_frame(Class::Close, OpCode::Close, true, &code, key);
+            }
+        }
+        self.phase = Phase::Closed;
+        self.frame = None;
+        self.message = None;
+        Error::Protocol(e)
+    }
+
+    /// Closes without a close frame (the random source failed).
+    fn fail_silently(&mut self) -> Error {
+        self.phase = Phase::Closed;
+        Error::Random
+    }
+
+    fn mask_key(&mut self) -> Result<[u8; 4], SendError> {
+        let mut key = [0u8; 4];
+        self.rng.fill(&mut key)?;
+        Ok(key)
+    }
+
+    // ----- commands -----------------------------------------------------
+
+    fn check_open(&self) -> Result<(), SendError> {
+        match self.phase {
+            Phase::Open => Ok(()),
+            Phase::Handshake { .. } => Err(SendError::NotOpen),
+            Phase::Closing { .. } | Phase::Closed => Err(SendError::Closed),
+        }
+    }
+
+    /// Queues a whole text message as one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Backpressure`] when the queue has no room now (retry after
+    /// transmitting), [`SendError::TooLarge`] when it never will,
+    /// [`SendError::NotOpen`] / [`SendError::Closed`] outside the open state,
+    /// [`SendError::FragmentInProgress`] during a fragmented send.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_whole(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a whole binary message as one frame.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_text`](Self::send_text).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_whole(OpCode::Binary, data)
+    }
+
+    fn send_whole(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if self.sending.is_some() {
+            return Err(SendError::FragmentInProgress);
+        }
+        let key = self.mask_key()?;
+        self.tx.push_frame(Class::Data, opcode, true, data, key)
+    }
+
+    /// Queues one fragment of a message; `fin` ends it. The first fragment
+    /// sets the kind; the next ones must repeat it. Text fragments may split a
+    /// code point, but together must be valid UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_text`](Self::send_text), plus [`SendError::FragmentKind`] for
+    /// a kind other than the message's, and [`SendError::InvalidUtf8`] for text
+    /// that is not UTF-8. A refused fragment changes nothing.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_open()?;
+        let opcode = match self.sending {
+            Some(k) if k != kind => return Err(SendError::FragmentKind),
+            Some(_) => OpCode::Continuation,
+            None => kind.opcode(),
+        };
+        let mut utf8 = if self.sending.is_some() {
+            self.tx_utf8
+        } else {
+            Utf8Validator::new()
+        };
+        if kind == DataKind::Text && (utf8.feed(data).is_err() || (fin && !utf8.is_complete())) {
+            return Err(SendError::InvalidUtf8);
+        }
+        let key = self.mask_key()?;
+        self.tx.push_frame(Class::Data, opcode, fin, data, key)?;
+        self.tx_utf8 = utf8;
+        self.sending = (!fin).then_some(kind);
+        Ok(())
+    }
+
+    /// Queues a ping with `payload` (at most 125 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::ControlTooLong`], or as [`send_text`](Self::send_text).
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.check_open()?;
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong);
+        }
+        let key = self.mask_key()?;
+        self.tx
+            .push_frame(Class::Data, OpCode::Ping, true, payload, key)
+    }
+
+    /// Starts the close handshake: queues a close frame with `code` and
+    /// `reason`, refuses further sends, and waits (until the close timeout)
+    /// for the server's close. Before the handshake completed, it abandons the
+    /// connection instead. Calling it again does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::InvalidCloseCode`] for a code that may not be sent,
+    /// [`SendError::ReasonTooLong`] for a reason over 123 bytes,
+    /// [`SendError::Random`] if no mask key could be drawn.
+    pub fn close(&mut self, now: Instant, code: u16, reason: &str) -> Result<(), SendError> {
+        if !close::is_valid_code(code) {
+            return Err(SendError::InvalidCloseCode);
+        }
+        if reason.len() > close::MAX_REASON_LEN {
+            return Err(SendError::ReasonTooLong);
+        }
+        match self.phase {
+            Phase::Handshake { .. } => {
+                self.phase = Phase::Closed;
+                self.tx.clear();
+            }
+            Phase::Open => {
+                let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+                payload[..2].copy_from_slice(&code.to_be_bytes());
+                payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+                let key = self.mask_key()?;
+                self.tx.push_frame(
+                    Class::Close,
+                    OpCode::Close,
+                    true,
+                    &payload[..2 + reason.len()],
+                    key,
+                )?;
+                self.phase = Phase::Closing {
+                    deadline: now.plus_millis(self.config.close_timeout_ms),
+                };
+            }
+            Phase::Closing { .. } | Phase::Closed => {}
+        }
+        Ok(())
+    }
+
+    // ----- outputs ------------------------------------------------------
+
+    /// The bytes waiting to be written to the transport, in order.
+    pub fn transmit(&self) -> &[u8] {
+        self.tx.pending()
+    }
+
+    /// Marks the first `n` bytes of [`transmit`](Self::transmit) as written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.tx.advance(n);
+    }
+
+    /// Copies as many pending bytes as fit into `out`, marks them written, and
+    /// returns how many.
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        let pending = self.tx.pending();
+        let n = pending.len().min(out.len());
+        out[..n].copy_from_slice(&pending[..n]);
+        self.tx.advance(n);
+        n
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Handshake { deadline } | Phase::Closing { deadline } => Some(deadline),
+            Phase::Open | Phase::Closed => None,
+        }
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Handshake { .. } => State::Connecting,
+            Phase::Open => State::Open,
+            Phase::Closing { .. } => State::Closing,
+            Phase::Closed => State::Closed,
+        }
+    }
+
+    /// Closed with nothing left to transmit: the transport can be closed.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Closed) && self.tx.pending().is_empty()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether a data frame with this payload length fits the queue now (a
+    /// [`send_text`](Self::send_text) of it would not hit backpressure).
+    pub fn can_send(&self, payload_len: usize) -> bool {
+        matches!(self.phase, Phase::Open) && self.tx.has_room(Class::Data, payload_len)
+    }
+}

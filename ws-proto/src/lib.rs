@@ -1,0 +1,67 @@
+//! A sans-IO WebSocket client (RFC 6455): bytes in, events and bytes out.
+//!
+//! This crate is the protocol and nothing else: no networking code, no clock,
+//! no random number generator, no allocator. It is `#![no_std]` and builds for
+//! bare-metal targets such as `riscv32imc-unknown-none-elf`. A transport (the
+//! `ws-transport-std` and `ws-transport-esp` crates, or your own) moves bytes
+//! between a socket and a [`Connection`]; time and randomness are inputs.
+//!
+//! ```text
+//!              ┌──────────────────────── Connection ───────────────────────┐
+//!  socket ───► │ recv(now, bytes) ─► handshake / frame decoder ─► Event    │ ───► caller
+//!              │                          │ auto-pong, close echo          │
+//!  caller ───► │ send_text / send_binary / ping / close ─► outbound queue  │
+//!  socket ◄─── │ transmit() + advance_transmit(n)  ◄── whole masked frames │
+//!  timer  ◄──► │ poll_timeout() / handle_timeout(now)                      │
+//!              └───────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! - Input may arrive split at any byte. [`Connection::recv`] says how much it
+//!   consumed; the caller passes the rest again with the next bytes. Payloads
+//!   borrow from the input: the steady state copies nothing.
+//! - Messages whole in one frame come as [`Event::Text`] / [`Event::Binary`];
+//!   others stream as [`Event::Fragment`]s, which an [`Assembler`] over bounded
+//!   storage joins for callers who want whole messages.
+//! - Every violation of RFC 6455 by the server ends in a typed [`Error`] after
+//!   the close frame with the right code is queued. Nothing panics, nothing
+//!   grows: all storage is the caller's and bounded.
+//! - Outbound frames are always masked with a fresh key from the caller's
+//!   [`Random`] source and are queued whole or refused whole
+//!   ([`SendError::Backpressure`]); a pong and the close frame always fit.
+//!
+//! Modules: [`url`] (`ws://` URLs), [`handshake`] (request and response),
+//! [`frame`] (headers), [`mask`] (the masking hot path), [`utf8`] (incremental
+//! validation), [`close`] (close codes), [`connection`] (the state machine),
+//! [`assembler`] (whole messages), [`queue`] (the outbound queue), [`time`],
+//! [`random`], [`error`].
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod assembler;
+pub mod close;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod queue;
+pub mod random;
+pub mod time;
+pub mod url;
+pub mod utf8;
+
+pub use assembler::{AssembleError, Assembler, Message};
+pub use close::CloseFrame;
+pub use connection::{Config, Connection, DataKind, Event, Received, State, MIN_RECV_BUFFER};
+pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
+pub use handshake::HandshakeOptions;
+pub use random::{Random, RandomError};
+pub use time::Instant;
+pub use url::Url;
+
+#[cfg(feature = "rand_core")]
+pub use random::RandCore;

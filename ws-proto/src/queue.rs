@@ -1,0 +1,210 @@
+//! The outbound queue: whole frames in, bytes out, nothing torn.
+//!
+//! Frames are encoded straight into caller-provided storage (masked while they
+//! are copied) and leave in the order they were queued. A frame either fits
+//! whole or is refused with [`SendError::Backpressure`]; a frame that could never
+//! fit is refused with [`SendError::TooLarge`]. The tail of the storage is kept
+//! for control frames: data may not use the last [`CONTROL_RESERVE`] bytes, a
+//! pong may not use the last [`MAX_CONTROL_FRAME`] bytes, and the close frame may
+//! use everything, so a pong and the close frame always get out even when data
+//! filled the queue.
+//!
+//! The storage is one linear buffer. Pending bytes are `buf[head..tail]`, handed
+//! to the transport as one slice; when a frame does not fit after `tail`, the
+//! pending bytes move to the front first.
+
+use crate::error::SendError;
+use crate::frame::{encode_masked, header_len, OpCode, MAX_CONTROL_PAYLOAD};
+
+/// The largest control frame a client sends: 2 + 4 (mask) + 125 bytes.
+pub const MAX_CONTROL_FRAME: usize = 2 + 4 + MAX_CONTROL_PAYLOAD;
+
+/// Bytes of the queue that data frames may not use: room for one pong and the
+/// close frame.
+pub const CONTROL_RESERVE: usize = 2 * MAX_CONTROL_FRAME;
+
+/// Which reserve a frame may dip into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Text, binary, continuation and the caller's pings.
+    Data,
+    /// An automatic pong.
+    Pong,
+    /// The one close frame.
+    Close,
+}
+
+impl Class {
+    const fn reserve(self) -> usize {
+        match self {
+            Class::Data => CONTROL_RESERVE,
+            Class::Pong => MAX_CONTROL_FRAME,
+            Class::Close => 0,
+        }
+    }
+}
+
+/// A FIFO of encoded frames over storage `S`.
+#[derive(Debug)]
+pub(crate) struct TxQueue<S> {
+    buf: S,
+    head: usize,
+    tail: usize,
+}
+
+impl<S: AsRef<[u8]> + AsMut<[u8]>> TxQueue<S> {
+    pub(crate) fn new(buf: S) -> Self {
+        TxQueue {
+            buf,
+            head: 0,
+            tail: 0,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
+    /// Bytes waiting to be transmitted.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.buf.as_ref()[self.head..self.tail]
+    }
+
+    /// The whole storage, for reading the request back during the handshake.
+    pub(crate) fn storage(&self) -> &[u8] {
+        self.buf.as_ref()
+    }
+
+    /// Marks `n` pending bytes as transmitted (clamped to what is pending).
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.head += n.min(self.tail - self.head);
+        if self.head == self.tail {
+            // Only the indices move: the bytes stay, which the handshake relies on.
+            self.head = 0;
+            self.tail = 0;
+        }
+    }
+
+    /// Drops everything pending.
+    pub(crate) fn clear(&mut self) {
+        self.head = 0;
+        self.tail = 0;
+    }
+
+    /// Fills the empty queue with what `write` puts at the front (the
+    /// handshake request); `write` returns how many bytes it wrote.
+    pub(crate) fn fill_front<T, E>(
+        &mut self,
+        write: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
+    ) -> Result<T, E> {
+        self.clear();
+        let (n, out) = write(self.buf.as_mut())?;
+        self.tail = n.min(self.capacity());
+        Ok(out)
+    }
+
+    /// Makes room for `len` more bytes at the tail, keeping `reserve` free.
+    fn make_room(&mut self, len: usize, reserve: usize) -> Result<(), SendError> {
+        let cap = self.capacity();
+        if len.saturating_add(reserve) > cap {
+            return Err(SendError::TooLarge);
+        }
+        if (self.tail - self.head) + len + reserve > cap {
+            return Err(SendError::Backpressure);
+        }
+        if cap - self.tail < len {
+            let (head, tail) = (self.head, self.tail);
+            self.buf.as_mut().copy_within(head..tail, 0);
+            self.tail -= head;
+            self.head = 0;
+        }
+        Ok(())
+    }
+
+    /// Encodes and appends one masked frame, whole or not at all.
+    pub(crate) fn push_frame(
+        &mut self,
+        class: Class,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        key: [u8; 4],
+    ) -> Result<(), SendError> {
+        let len = header_len(payload.len() as u64, true).saturating_add(payload.len());
+        self.make_room(len, class.reserve())?;
+        let tail = self.tail;
+        let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)
+            .ok_or(SendError::TooLarge)?;
+        self.tail += written;
+        Ok(())
+    }
+
+    /// Whether a frame with this payload length would be accepted now.
+    pub(crate) fn has_room(&self, class: Class, payload_len: usize) -> bool {
+        let len = header_len(payload_len as u64, true).saturating_add(payload_len);
+        (self.tail - self.head)
+            .saturating_add(len)
+            .saturating_add(class.reserve())
+            <= self.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::prelude::rust_2021::*;
+
+    #[test]
+    fn whole_or_nothing_and_reserve() {
+        let mut q = TxQueue::new([0u8; CONTROL_RESERVE + 20]);
+        // 14 + 6 = 20 bytes: exactly fits data room.
+        q.push_frame(Class::Data, OpCode::Binary, true, &[7; 14], [0; 4])
+            .unwrap();
+        assert_eq!(q.pending().len(), 20);
+        assert_eq!(
+            q.push_frame(Class::Data, OpCode::Binary, true, &[], [0; 4]),
+            Err(SendError::Backpressure)
+        );
+        assert_eq!(
+            q.pending().len(),
+            20,
+            "a refused frame leaves nothing behind"
+        );
+        q.push_frame(Class::Pong, OpCode::Pong, true, &[1; 125], [0; 4])
+            .unwrap();
+        assert_eq!(
+            q.push_frame(Class::Pong, OpCode::Pong, true, &[1; 1], [0; 4]),
+            Err(SendError::Backpressure)
+        );
+        q.push_frame(Class::Close, OpCode::Close, true, &[1; 125], [0; 4])
+            .unwrap();
+        assert_eq!(q.pending().len(), q.capacity());
+        assert_eq!(
+            q.push_frame(Class::Data, OpCode::Binary, true, &[0; 300], [0; 4]),
+            Err(SendError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn compacts_and_keeps_order() {
+        let mut q = TxQueue::new([0u8; CONTROL_RESERVE + 64]);
+        q.push_frame(
+            Class::Data,
+            OpCode::Text,
+            true,
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            [0; 4],
+        )
+        .unwrap();
+        q.push_frame(Class::Data, OpCode::Text, true, b"bb", [0; 4])
+            .unwrap();
+        q.advance(36); // the first frame went out
+        assert_eq!(q.pending(), &[0x81, 0x82, 0, 0, 0, 0, b'b', b'b']);
+        q.push_frame(Class::Data, OpCode::Text, true, &[b'c'; 40], [0; 4])
+            .unwrap();
+        assert_eq!(&q.pending()[..8], &[0x81, 0x82, 0, 0, 0, 0, b'b', b'b']);
+        assert_eq!(q.pending().len(), 8 + 46);
+        q.advance(1000);
+        assert!(q.pending().is_empty());
+    }
+}

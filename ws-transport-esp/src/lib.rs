@@ -1,0 +1,1 @@
+//! ws-transport-esp: filled in by its own issue.

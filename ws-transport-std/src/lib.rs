@@ -1,0 +1,1 @@
+//! ws-transport-std: filled in by its own issue.

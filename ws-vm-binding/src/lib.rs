@@ -1,0 +1,1 @@
+//! ws-vm-binding: filled in by its own issue.
