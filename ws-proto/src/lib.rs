@@ -32,7 +32,8 @@
 //! Modules: [`url`] (`ws://` URLs), [`handshake`] (request and response),
 //! [`frame`] (headers), [`mask`] (the masking hot path), [`utf8`] (incremental
 //! validation), [`close`] (close codes), [`connection`] (the state machine),
-//! [`assembler`] (whole messages), [`queue`] (the outbound queue), [`time`],
+//! [`assembler`] (whole messages), [`session`] (connection + buffers, for
+//! transports), [`queue`] (the outbound queue), [`time`],
 //! [`random`], [`error`].
 #![no_std]
 #![forbid(unsafe_code)]
@@ -50,6 +51,7 @@ pub mod handshake;
 pub mod mask;
 pub mod queue;
 pub mod random;
+pub mod session;
 pub mod time;
 pub mod url;
 pub mod utf8;
@@ -60,6 +62,7 @@ pub use connection::{Config, Connection, DataKind, Event, Received, State, MIN_R
 pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
 pub use handshake::HandshakeOptions;
 pub use random::{Random, RandomError};
+pub use session::{Disconnect, LinkError, Session, SessionConfigError, SessionEvent};
 pub use time::Instant;
 pub use url::Url;
 

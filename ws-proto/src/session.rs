@@ -1,0 +1,604 @@
+//! A [`Connection`] with its receive buffer and message assembler: the part
+//! every transport would otherwise write again.
+//!
+//! A transport that owns a socket does four things with a [`Session`]:
+//!
+//! ```text
+//!   socket.read(session.read_buf()) ─► session.commit_read(n)
+//!   while let Some(ev) = session.poll_event(now) { deliver ev }
+//!   socket.write(session.transmit()) ─► session.advance_transmit(n)
+//!   on EOF: session.handle_eof() ; on timer: session.handle_timeout(now)
+//! ```
+//!
+//! The session keeps unconsumed bytes between reads (the contract of
+//! [`Connection::recv`]), joins fragmented messages in bounded storage (or
+//! streams them as pieces, if built with [`Session::streaming`]), and reports
+//! the end of the connection exactly once as [`SessionEvent::Closed`].
+//! Transport failures that happen outside the protocol (refused, name not
+//! found, reset) are named by [`LinkError`] so that every transport reports
+//! them alike.
+
+use core::fmt;
+
+use crate::assembler::{Assembler, Message};
+use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
+use crate::connection::{Connection, DataKind, Event, State, MIN_RECV_BUFFER};
+use crate::error::Error;
+use crate::random::Random;
+use crate::time::Instant;
+
+/// What a [`Session`] delivers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionEvent<'a> {
+    /// The handshake completed.
+    Connected {
+        /// The subprotocol the server chose, if any.
+        protocol: Option<&'a str>,
+    },
+    /// A whole message.
+    Message(Message<'a>),
+    /// A piece of a message (only from a [`Session::streaming`] session).
+    Fragment {
+        /// Text or binary.
+        kind: DataKind,
+        /// The piece.
+        data: &'a [u8],
+        /// Whether it ends the message.
+        fin: bool,
+    },
+    /// A ping arrived (its pong is queued).
+    Ping(&'a [u8]),
+    /// A pong arrived.
+    Pong(&'a [u8]),
+    /// The connection ended; reported once, and nothing follows it.
+    Closed(Disconnect<'a>),
+}
+
+/// How a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disconnect<'a> {
+    /// The close handshake completed with the server's close frame.
+    Clean(CloseFrame<'a>),
+    /// The protocol ended it: handshake failure, violation, timeout, EOF.
+    Error(Error),
+    /// The transport failed below the protocol.
+    Link(LinkError),
+    /// This side closed it before the handshake completed.
+    Local,
+}
+
+impl fmt::Display for Disconnect<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::Clean(c) => match c.code {
+                Some(code) => write!(f, "closed by the close handshake ({code} {:?})", c.reason),
+                None => f.write_str("closed by the close handshake (no status)"),
+            },
+            Disconnect::Error(e) => write!(f, "{e}"),
+            Disconnect::Link(e) => write!(f, "{e}"),
+            Disconnect::Local => f.write_str("closed locally before the handshake completed"),
+        }
+    }
+}
+
+/// A transport failure below the WebSocket protocol, named the same way by
+/// every transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The server refused the TCP connection.
+    Refused,
+    /// The host name did not resolve.
+    NameNotFound,
+    /// TCP connect (or name resolution) did not finish in time.
+    ConnectTimeout,
+    /// The connection was reset or broke while open.
+    Reset,
+    /// The network is not up (e.g. the station has no IP yet).
+    NetworkDown,
+    /// Any other I/O failure.
+    Io,
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkError::Refused => "connection refused",
+            LinkError::NameNotFound => "host name not found",
+            LinkError::ConnectTimeout => "connect timed out",
+            LinkError::Reset => "connection reset",
+            LinkError::NetworkDown => "network is down",
+            LinkError::Io => "I/O error",
+        })
+    }
+}
+
+impl core::error::Error for LinkError {}
+
+/// A session's storage does not fit its configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionConfigError {
+    /// The receive buffer is smaller than [`MIN_RECV_BUFFER`].
+    RecvBufferTooSmall,
+    /// The assembler is smaller than the connection's `max_message_size`, so
+    /// a message could pass the protocol's limit and still not fit.
+    AssemblerTooSmall,
+}
+
+impl fmt::Display for SessionConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionConfigError::RecvBufferTooSmall => "receive buffer below the minimum",
+            SessionConfigError::AssemblerTooSmall => "assembler smaller than max_message_size",
+        })
+    }
+}
+
+impl core::error::Error for SessionConfigError {}
+
+/// A connection, its receive buffer `RX` and its assembler storage `A`.
+#[derive(Debug)]
+pub struct Session<R, TX, RX, A> {
+    conn: Connection<R, TX>,
+    rx: RX,
+    /// Unconsumed received bytes are `rx[start..end]`.
+    start: usize,
+    end: usize,
+    /// Bytes the last returned event borrowed, consumed on the next call.
+    deferred: usize,
+    assembler: Assembler<A>,
+    streaming: bool,
+    /// The terminal event was delivered.
+    ended: bool,
+}
+
+impl<R, TX, RX, A> Session<R, TX, RX, A>
+where
+    R: Random,
+    TX: AsRef<[u8]> + AsMut<[u8]>,
+    RX: AsRef<[u8]> + AsMut<[u8]>,
+    A: AsRef<[u8]> + AsMut<[u8]>,
+{
+    /// A session that delivers whole messages, joined in `assembler`.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionConfigError`] when `rx` is below [`MIN_RECV_BUFFER`] or
+    /// `assembler` is smaller than the connection's `max_message_size`.
+    pub fn new(conn: Connection<R, TX>, rx: RX, assembler: A) -> Result<Self, SessionConfigError> {
+        if (assembler.as_ref().len() as u64) < conn.config().max_message_size {
+            return Err(SessionConfigError::AssemblerTooSmall);
+        }
+        Self::build(conn, rx, assembler, false)
+    }
+
+    /// A session that delivers messages as [`SessionEvent::Fragment`]s when
+    /// they are not whole in one piece; `assembler` is unused (pass `[]`).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionConfigError::RecvBufferTooSmall`].
+    pub fn streaming(
+        conn: Connection<R, TX>,
+        rx: RX,
+        assembler: A,
+    ) -> Result<Self, SessionConfigError> {
+        Self::build(conn, rx, assembler, true)
+    }
+
+    fn build(
+        conn: Connection<R, TX>,
+        rx: RX,
+        assembler: A,
+        streaming: bool,
+    ) -> Result<Self, SessionConfigError> {
+        if rx.as_ref().len() < MIN_RECV_BUFFER {
+            return Err(SessionConfigError::RecvBufferTooSmall);
+        }
+        Ok(Session {
+            conn,
+            rx,
+            start: 0,
+            end: 0,
+            deferred: 0,
+            assembler: Assembler::new(assembler),
+            streaming,
+            ended: false,
+        })
+    }
+
+    /// The connection, for commands (`send_text`, `ping`, `close`, ...).
+    pub fn connection(&mut self) -> &mut Connection<R, TX> {
+        &mut self.conn
+    }
+
+    /// The connection, read-only.
+    pub fn connection_ref(&self) -> &Connection<R, TX> {
+        &self.conn
+    }
+
+    fn settle(&mut self) {
+        self.start += self.deferred;
+        self.deferred = 0;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Free room to read socket bytes into; call [`commit_read`](Self::commit_read)
+    /// with how many were read. Empty when the buffer is full of bytes the
+    /// connection cannot consume yet (transmit first), or once the connection
+    /// is closed.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        self.settle();
+        if self.ended || self.conn.state() == State::Closed {
+            return &mut [];
+        }
+        let cap = self.rx.as_ref().len();
+        if self.end == cap && self.start > 0 {
+            let (s, e) = (self.start, self.end);
+            self.rx.as_mut().copy_within(s..e, 0);
+            self.end -= s;
+            self.start = 0;
+        }
+        let end = self.end;
+        &mut self.rx.as_mut()[end..]
+    }
+
+    /// Records that `n` bytes were read into [`read_buf`](Self::read_buf).
+    pub fn commit_read(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.rx.as_ref().len());
+    }
+
+    /// The next event, if any. Call it until `None` after each read, and also
+    /// after transmitting (a ping may be waiting for room for its pong).
+    pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
+        self.settle();
+        if self.ended {
+            return None;
+        }
+        if self.conn.state() == State::Closed {
+            return self.end_with(Disconnect::Local);
+        }
+        let rx = self.rx.as_ref();
+        let mut start = self.start;
+        let end = self.end;
+        let result = loop {
+            match self.conn.recv(now, &rx[start..end]) {
+                Err(e) => {
+                    self.assembler.reset();
+                    break Err(e);
+                }
+                Ok(r) => {
+                    start += r.consumed;
+                    let Some(event) = r.event else {
+                        break Ok(None);
+                    };
+                    match event {
+                        Event::Fragment { kind, data, fin } if !self.streaming => {
+                            if !fin {
+                                if self.assembler.push(kind, data, false).is_err() {
+                                    break Ok(Some(Overflow));
+                                }
+                                continue;
+                            }
+                            break Ok(Some(Joined(kind, data)));
+                        }
+                        other => break Ok(Some(Direct(other))),
+                    }
+                }
+            }
+        };
+        // Events borrow `rx`; the bytes they cover are consumed on the next call.
+        match result {
+            Ok(None) => {
+                self.start = start;
+                let full = self.start == 0 && self.end == self.rx.as_ref().len();
+                if full && self.conn.state() == State::Connecting {
+                    // The response header does not fit the receive buffer.
+                    let e = Error::Handshake(crate::error::HandshakeError::HeaderTooLarge);
+                    let _ = self.conn.close(now, crate::close::NORMAL, "");
+                    self.ended = true;
+                    return Some(SessionEvent::Closed(Disconnect::Error(e)));
+                }
+                None
+            }
+            Err(e) => {
+                self.start = start;
+                self.ended = true;
+                Some(SessionEvent::Closed(Disconnect::Error(e)))
+            }
+            Ok(Some(Overflow)) => {
+                self.start = start;
+                let _ = self.conn.close(now, MESSAGE_TOO_BIG, "");
+                None
+            }
+            Ok(Some(Joined(kind, data))) => {
+                self.deferred = start - self.start;
+                match self.assembler.push(kind, data, true) {
+                    Ok(Some(m)) => Some(SessionEvent::Message(m)),
+                    Ok(None) | Err(_) => {
+                        let _ = self.conn.close(now, MESSAGE_TOO_BIG, "");
+                        None
+                    }
+                }
+            }
+            Ok(Some(Direct(event))) => {
+                self.deferred = start - self.start;
+                Some(match event {
+                    Event::Connected { protocol } => SessionEvent::Connected { protocol },
+                    Event::Text(t) => SessionEvent::Message(Message::Text(t)),
+                    Event::Binary(b) => SessionEvent::Message(Message::Binary(b)),
+                    Event::Fragment { kind, data, fin } => {
+                        SessionEvent::Fragment { kind, data, fin }
+                    }
+                    Event::Ping(p) => SessionEvent::Ping(p),
+                    Event::Pong(p) => SessionEvent::Pong(p),
+                    Event::Closed(frame) => {
+                        self.ended = true;
+                        SessionEvent::Closed(Disconnect::Clean(frame))
+                    }
+                })
+            }
+        }
+    }
+
+    /// Checks timers; reports the end if one expired.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<SessionEvent<'static>> {
+        match self.conn.handle_timeout(now) {
+            Err(e) => self.end_with(Disconnect::Error(e)),
+            Ok(()) => None,
+        }
+    }
+
+    /// The transport reached end of stream; reports the end unless it was
+    /// already reported.
+    pub fn handle_eof(&mut self) -> Option<SessionEvent<'static>> {
+        self.settle();
+        match self.conn.handle_eof(self.end - self.start) {
+            Err(e) => self.end_with(Disconnect::Error(e)),
+            // Already closed: the end was reported, unless it was a local abort.
+            Ok(()) => self.end_with(Disconnect::Local),
+        }
+    }
+
+    /// The transport failed; reports the end unless it was already reported.
+    pub fn handle_link_error(&mut self, e: LinkError) -> Option<SessionEvent<'static>> {
+        let _ = self.conn.handle_eof(0);
+        self.end_with(Disconnect::Link(e))
+    }
+
+    fn end_with(&mut self, d: Disconnect<'static>) -> Option<SessionEvent<'static>> {
+        if self.ended {
+            return None;
+        }
+        self.ended = true;
+        self.assembler.reset();
+        Some(SessionEvent::Closed(d))
+    }
+
+    /// Bytes to write to the socket.
+    pub fn transmit(&self) -> &[u8] {
+        self.conn.transmit()
+    }
+
+    /// Marks `n` bytes of [`transmit`](Self::transmit) as written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.conn.advance_transmit(n);
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// The terminal event was delivered and nothing is left to transmit: the
+    /// socket can be closed.
+    pub fn is_finished(&self) -> bool {
+        self.ended && self.conn.transmit().is_empty()
+    }
+
+    /// The terminal event was delivered.
+    pub fn has_ended(&self) -> bool {
+        self.ended
+    }
+}
+
+/// What the receive loop stopped on (private plumbing of `poll_event`).
+enum Stop<'a> {
+    Direct(Event<'a>),
+    Joined(DataKind, &'a [u8]),
+    Overflow,
+}
+use Stop::{Direct, Joined, Overflow};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::close::CloseFrame;
+    use crate::connection::Config;
+    use crate::handshake::{accept_key, HandshakeOptions};
+    use crate::random::RandomError;
+    use crate::url::Url;
+    use std::prelude::rust_2021::*;
+    use std::vec;
+
+    struct Xorshift(u64);
+    impl Random for Xorshift {
+        fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+            for b in buf {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                *b = self.0 as u8;
+            }
+            Ok(())
+        }
+    }
+
+    type TestSession = Session<Xorshift, Vec<u8>, Vec<u8>, Vec<u8>>;
+
+    fn session(max_message: u64, asm: usize) -> (TestSession, Vec<u8>) {
+        let url = Url::parse("ws://127.0.0.1:9001/").unwrap();
+        let config = Config {
+            max_message_size: max_message,
+            ..Config::default()
+        };
+        let conn = Connection::new(
+            Xorshift(7),
+            vec![0; 1024],
+            &url,
+            &HandshakeOptions::default(),
+            config,
+            Instant::ZERO,
+        )
+        .unwrap();
+        let s = Session::new(conn, vec![0; 256], vec![0; asm]).unwrap();
+        let req = s.transmit().to_vec();
+        let at = req
+            .windows(19)
+            .position(|w| w == b"Sec-WebSocket-Key: ")
+            .unwrap()
+            + 19;
+        let mut resp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".to_vec();
+        resp.extend_from_slice(&accept_key(&req[at..at + 24]));
+        resp.extend_from_slice(b"\r\n\r\n");
+        (s, resp)
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Owned {
+        Connected,
+        Text(String),
+        Binary(Vec<u8>),
+        Ping(Vec<u8>),
+        Closed(Option<u16>),
+        Failed(Error),
+    }
+
+    /// Feeds `stream` through a small receive buffer, `piece` bytes per read.
+    fn run(s: &mut TestSession, stream: &[u8], piece: usize) -> Vec<Owned> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for _ in 0..100_000 {
+            let buf = s.read_buf();
+            let n = buf.len().min(piece).min(stream.len() - at);
+            buf[..n].copy_from_slice(&stream[at..at + n]);
+            s.commit_read(n);
+            at += n;
+            while let Some(ev) = s.poll_event(Instant::ZERO) {
+                out.push(match ev {
+                    SessionEvent::Connected { .. } => Owned::Connected,
+                    SessionEvent::Message(Message::Text(t)) => Owned::Text(t.into()),
+                    SessionEvent::Message(Message::Binary(b)) => Owned::Binary(b.into()),
+                    SessionEvent::Ping(p) => Owned::Ping(p.into()),
+                    SessionEvent::Closed(Disconnect::Clean(CloseFrame { code, .. })) => {
+                        Owned::Closed(code)
+                    }
+                    SessionEvent::Closed(Disconnect::Error(e)) => Owned::Failed(e),
+                    other => std::panic!("unexpected {other:?}"),
+                });
+            }
+            let n = s.transmit().len();
+            s.advance_transmit(n);
+            if at == stream.len() && (s.has_ended() || n == 0) {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn whole_messages_from_any_read_size() {
+        let mut stream = Vec::new();
+        stream.extend_from_slice(b"\x01\x03Hel\x89\x02hi\x80\x02lo"); // fragmented, ping inside
+        stream.extend_from_slice(b"\x82\x7e\x00\xc8");
+        stream.extend_from_slice(&[9u8; 200]); // a binary frame larger than the receive buffer
+        stream.extend_from_slice(b"\x81\x04\xe2\x82\xac!"); // "€!"
+        stream.extend_from_slice(b"\x88\x02\x03\xe8");
+        let expected = vec![
+            Owned::Connected,
+            Owned::Ping(b"hi".to_vec()),
+            Owned::Text("Hello".into()),
+            Owned::Binary(vec![9; 200]),
+            Owned::Text("€!".into()),
+            Owned::Closed(Some(1000)),
+        ];
+        for piece in [1, 2, 3, 7, 64, 1000] {
+            let (mut s, mut all) = session(1 << 10, 1 << 10);
+            all.extend_from_slice(&stream);
+            assert_eq!(run(&mut s, &all, piece), expected, "piece {piece}");
+            assert!(s.is_finished());
+        }
+    }
+
+    #[test]
+    fn limits_and_storage_checks() {
+        let (mut s, mut all) = session(100, 100);
+        all.extend_from_slice(b"\x82\x65");
+        let events = run(&mut s, &all, 1000);
+        assert_eq!(
+            events.last(),
+            Some(&Owned::Failed(Error::Protocol(
+                crate::ProtocolError::MessageTooBig
+            )))
+        );
+        let url = Url::parse("ws://h/").unwrap();
+        let conn = || {
+            Connection::new(
+                Xorshift(1),
+                vec![0; 1024],
+                &url,
+                &HandshakeOptions::default(),
+                Config::default(),
+                Instant::ZERO,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            Session::new(conn(), vec![0; 4096], vec![0; 10]).err(),
+            Some(SessionConfigError::AssemblerTooSmall)
+        );
+        assert_eq!(
+            Session::streaming(conn(), vec![0; 10], Vec::new()).err(),
+            Some(SessionConfigError::RecvBufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn end_is_reported_once() {
+        let (mut s, all) = session(100, 100);
+        let events = run(&mut s, &all, 1000);
+        assert_eq!(events, vec![Owned::Connected]);
+        assert!(matches!(
+            s.handle_eof(),
+            Some(SessionEvent::Closed(Disconnect::Error(
+                Error::UnexpectedEof { .. }
+            )))
+        ));
+        assert_eq!(s.handle_eof(), None);
+        assert_eq!(s.handle_link_error(LinkError::Reset), None);
+        assert_eq!(s.poll_event(Instant::ZERO), None);
+        // A local abort before the handshake ends once, as Local.
+        let (mut s, _) = session(100, 100);
+        s.connection().close(Instant::ZERO, 1000, "").unwrap();
+        assert_eq!(
+            s.poll_event(Instant::ZERO),
+            Some(SessionEvent::Closed(Disconnect::Local))
+        );
+        assert_eq!(s.poll_event(Instant::ZERO), None);
+        assert!(s.is_finished());
+        // A response header larger than the receive buffer fails the handshake.
+        let (mut s, mut all) = session(100, 100);
+        let padding = b"X-Padding: 0123456789012345678901234567890123456789\r\n".repeat(4);
+        all.splice(34..34, padding);
+        assert_eq!(
+            run(&mut s, &all, 1000),
+            vec![Owned::Failed(Error::Handshake(
+                crate::error::HandshakeError::HeaderTooLarge
+            ))]
+        );
+    }
+}
