@@ -436,7 +436,8 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
 
             // Fast path: a whole single-frame message already in the input.
             if header.fin && self.message.is_none() {
-                if let Some(payload) = input.get(pos..).and_then(|r| r.get(..len as usize)) {
+                let whole = usize::try_from(len).ok().and_then(|l| input.get(pos..)?.get(..l));
+                if let Some(payload) = whole {
                     pos += payload.len();
                     let event = match kind {
                         DataKind::Binary => Event::Binary(payload),
