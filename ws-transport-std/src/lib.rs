@@ -1,1 +1,56 @@
-//! ws-transport-std: filled in by its own issue.
+//! A non-blocking WebSocket client for `std`: `ws-proto` sessions over `mio`
+//! sockets.
+//!
+//! The protocol lives in [`ws_proto`]; this crate only moves bytes. A
+//! [`Client`] holds up to [`ClientConfig::max_connections`] connections (16
+//! by default), each a [`ws_proto::Session`] with its own bounded receive
+//! buffer, message assembler and outbound queue.
+//!
+//! ```text
+//!   open(url) ──► DNS on a worker thread ──► non-blocking connect ──► handshake
+//!                                                                        │
+//!   caller ◄── poll(now): SessionEvent ◄── session ◄── socket reads ◄────┤
+//!   caller ──► send_text / send_binary / ping / close ──► queue ──► socket writes
+//!   caller ──► wait(now, max): sleeps on readiness, DNS answers and deadlines
+//! ```
+//!
+//! - Nothing blocks: names resolve on a worker thread, connects and all I/O
+//!   are non-blocking and advanced by [`Client::poll`]; [`Client::wait`]
+//!   sleeps until something can happen, so an idle loop uses no CPU.
+//! - Every failure is a [`ws_proto::SessionEvent::Closed`] with a typed
+//!   reason: [`ws_proto::LinkError`] (refused, name not found, connect timeout,
+//!   reset), or [`ws_proto::Error`] (handshake rejected with the HTTP status,
+//!   protocol violation with the close code sent, close timeout, connection
+//!   lost mid-frame).
+//! - Sends are whole frames or [`ws_proto::SendError::Backpressure`]; the
+//!   queue drains as the socket takes bytes.
+//! - Mask keys and handshake keys come from `getrandom` through
+//!   [`BufferedRandom`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod client;
+mod clock;
+mod error;
+mod random;
+
+pub use client::{Client, ClientConfig, ConnId, Notifier};
+pub use clock::Clock;
+pub use error::{CommandError, OpenError};
+pub use random::{BufferedRandom, REFILL};
+
+#[cfg(test)]
+mod tests {
+    /// The client can move to another thread (e.g. the VM's event loop thread).
+    #[test]
+    fn client_is_send() {
+        fn send<T: Send>() {}
+        send::<crate::Client>();
+        send::<crate::Notifier>();
+        send::<crate::ConnId>();
+    }
+}

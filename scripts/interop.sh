@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Interop: runs the wsclient example against independent echo servers (Python
+# `websockets`, Node `ws`) on 127.0.0.1 and checks every echo byte for byte
+# (ASCII, non-ASCII UTF-8, 64 KiB and 120 KB lines, 200 short lines).
+#
+# usage: scripts/interop.sh
+# Installs what it needs under scripts/.peers/ (gitignored): a Python venv with
+# `websockets`, and `ws` from npm. Every wait is bounded by `timeout`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PEERS=scripts/.peers
+mkdir -p "$PEERS"
+start=$(date +%s)
+
+if [ ! -x "$PEERS/venv/bin/python" ] || ! "$PEERS/venv/bin/python" -c 'import websockets' 2>/dev/null; then
+  timeout 120 python3 -m venv "$PEERS/venv"
+  timeout 300 "$PEERS/venv/bin/pip" install -q 'websockets>=13,<16'
+fi
+if [ ! -d "$PEERS/node/node_modules/ws" ]; then
+  mkdir -p "$PEERS/node"
+  (cd "$PEERS/node" && timeout 300 npm install --silent --no-audit --no-fund --prefix . 'ws@8')
+fi
+
+timeout 600 cargo build -q -p ws-transport-std --example wsclient
+TARGET="${CARGO_TARGET_DIR:-target}"
+CLIENT="$TARGET/debug/examples/wsclient"
+
+WORK=$(mktemp -d /tmp/ws-interop-XXXXXX)
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$PEERS/venv/bin/python" scripts/interop/make_input.py "$WORK/input.txt"
+
+failures=0
+run_peer() {
+  local name="$1"; shift
+  "$@" >"$WORK/$name.port" 2>"$WORK/$name.server.log" &
+  SERVER_PID=$!
+  local port=""
+  for _ in $(seq 1 100); do
+    port=$(head -n1 "$WORK/$name.port" 2>/dev/null || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "interop $name: FAILED (server did not start)"; cat "$WORK/$name.server.log"
+    failures=$((failures + 1)); kill "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; return
+  fi
+  local t0 rc=0 want
+  want=$(wc -l <"$WORK/input.txt")
+  : >"$WORK/$name.out"
+  t0=$(date +%s%N)
+  # Stdin stays open until every echo is back (at most 30 s): a server may drop
+  # echoes still queued when our close frame arrives (RFC 6455 5.5.1).
+  {
+    cat "$WORK/input.txt"
+    for _ in $(seq 1 300); do
+      [ "$(wc -l <"$WORK/$name.out")" -ge "$want" ] && break
+      sleep 0.1
+    done
+  } | timeout 60 "$CLIENT" "ws://127.0.0.1:$port/" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+  local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  if [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
+    echo "interop $name: ok ($(wc -l <"$WORK/input.txt") lines, $(wc -c <"$WORK/input.txt") bytes echoed byte for byte, ${ms} ms)"
+  else
+    echo "interop $name: FAILED (exit $rc)"
+    cmp "$WORK/input.txt" "$WORK/$name.out" || true
+    tail -n 5 "$WORK/$name.err"
+    failures=$((failures + 1))
+  fi
+}
+
+run_peer python-websockets timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
+run_peer node-ws timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+
+echo "interop: $((2 - failures)) passed, $failures failed ($(( $(date +%s) - start )) s)"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,99 @@
+//! Randomness for handshake keys and mask keys: a buffered `getrandom` source.
+//!
+//! RFC 6455 section 5.3 requires every mask key to be unpredictable. Each
+//! [`BufferedRandom`] draws [`REFILL`] bytes from the operating system's CSPRNG
+//! (`getrandom`) at a time and hands them out once each, so a frame costs no
+//! system call while every key still comes straight from the OS source. There
+//! is no seed and no fallback: if `getrandom` fails, the caller gets
+//! [`ws_proto::RandomError`] and nothing is sent.
+
+use core::fmt;
+
+use ws_proto::{Random, RandomError};
+
+/// How many bytes one refill takes from `getrandom`.
+pub const REFILL: usize = 256;
+
+/// A [`Random`] source that buffers [`REFILL`] bytes of `getrandom` output.
+///
+/// Bytes are used once and wiped as they are handed out. Requests larger than
+/// the buffer go to `getrandom` directly.
+pub struct BufferedRandom {
+    buf: [u8; REFILL],
+    /// Bytes `buf[pos..]` are unused.
+    pos: usize,
+}
+
+impl BufferedRandom {
+    /// An empty source; the first [`Random::fill`] draws from `getrandom`.
+    pub const fn new() -> Self {
+        BufferedRandom {
+            buf: [0; REFILL],
+            pos: REFILL,
+        }
+    }
+}
+
+impl Default for BufferedRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for BufferedRandom {
+    /// Does not print the buffered bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufferedRandom")
+            .field("available", &(REFILL - self.pos))
+            .finish()
+    }
+}
+
+impl Random for BufferedRandom {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), RandomError> {
+        if out.len() > REFILL {
+            return getrandom::fill(out).map_err(|_| RandomError);
+        }
+        let mut done = 0;
+        while done < out.len() {
+            if self.pos == REFILL {
+                getrandom::fill(&mut self.buf).map_err(|_| RandomError)?;
+                self.pos = 0;
+            }
+            let n = (REFILL - self.pos).min(out.len() - done);
+            let src = &mut self.buf[self.pos..self.pos + n];
+            out[done..done + n].copy_from_slice(src);
+            src.fill(0);
+            self.pos += n;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_differ_and_refill() {
+        let (mut a, mut b) = (BufferedRandom::new(), BufferedRandom::new());
+        let (mut x, mut y) = ([0u8; 32], [0u8; 32]);
+        a.fill(&mut x).unwrap();
+        b.fill(&mut y).unwrap();
+        assert_ne!(x, y);
+        assert_ne!(x, [0; 32]);
+        // Many small draws cross refills and never repeat a 4-byte key in a row.
+        let mut last = [0u8; 4];
+        for _ in 0..1000 {
+            let mut k = [0u8; 4];
+            a.fill(&mut k).unwrap();
+            assert_ne!(k, last);
+            last = k;
+        }
+        let mut big = vec![0u8; 1000];
+        a.fill(&mut big).unwrap();
+        assert!(big.iter().any(|&b| b != 0));
+        assert!(!format!("{a:?}").contains('['));
+    }
+}
