@@ -1,0 +1,560 @@
+//! The C ABI (feature `capi`): the module for a VM written in C, declared in
+//! `include/ws_module.h` and linked from the static library
+//! `libws_vm_binding.a` (with `-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`).
+//!
+//! One module per process, over the std transport, behind a mutex. The C
+//! host registers its callbacks with [`ws_init`]. Events and diagnostics
+//! are collected while the module runs and delivered to the callbacks after
+//! the module's lock is released, so an `emit` callback may call `ws_send`
+//! and the other functions (the Command Channel pattern does). Only the
+//! `signature_hash` callback runs under the lock: it must not call `ws_*`.
+//!
+//! Every pointer argument is checked for null; strings must be
+//! NUL-terminated UTF-8 (anything else makes the call return -1 with a
+//! diagnostic). This is the only module of the crate with `unsafe` code,
+//! each block with its `// SAFETY:` argument.
+#![allow(unsafe_code)]
+
+use core::ffi::{c_char, c_void, CStr};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ws_proto::Instant;
+use ws_transport_std::{Client, ClientConfig};
+
+use crate::host::{EventType, Host, Value};
+use crate::module::{ModuleConfig, WsModule, MAX_DELAYS};
+
+/// `ws_value.kind` of an `i32` field.
+pub const WS_VALUE_I32: i32 = 0;
+/// `ws_value.kind` of a `string` field.
+pub const WS_VALUE_STR: i32 = 1;
+
+/// One event field, as C sees it (`ws_value` in the header).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct ws_value {
+    /// [`WS_VALUE_I32`] or [`WS_VALUE_STR`].
+    pub kind: i32,
+    /// The value of an `i32` field (0 for a string).
+    pub i32: i32,
+    /// A string field: NUL-terminated UTF-8, valid during the callback only
+    /// (null for an `i32` field).
+    pub str: *const c_char,
+    /// The string's length in bytes, without the NUL (it may contain NULs).
+    pub len: usize,
+}
+
+/// Looks up the signature hash of an event type: writes it to `*hash` and
+/// returns 0, or returns -1 for an unknown type.
+pub type SignatureHashFn = extern "C" fn(user: *mut c_void, event_type: i32, hash: *mut u32) -> i32;
+/// Receives an event of a bound type with `count` fields.
+pub type EmitFn =
+    extern "C" fn(user: *mut c_void, event_type: i32, fields: *const ws_value, count: usize);
+/// Receives a diagnostic (NUL-terminated, valid during the call).
+pub type DiagnosticFn = extern "C" fn(user: *mut c_void, message: *const c_char);
+
+/// The C host's callbacks (`ws_host` in the header).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+#[allow(non_camel_case_types)]
+pub struct ws_host {
+    /// Passed back to every callback.
+    pub user: *mut c_void,
+    /// Required.
+    pub signature_hash: Option<SignatureHashFn>,
+    /// Required.
+    pub emit: Option<EmitFn>,
+    /// Optional (null: diagnostics are dropped).
+    pub diagnostic: Option<DiagnosticFn>,
+}
+
+/// The host's `user` pointer, opaque to the module: only passed back.
+#[derive(Clone, Copy, Debug)]
+struct UserPtr(*mut c_void);
+
+// SAFETY: the module never dereferences the pointer; it hands it back to the
+// C host's callbacks, and the header's contract is that the callbacks and
+// `user` may be used from whichever thread calls the `ws_*` functions (the
+// module itself lives in a `static` behind a mutex, hence `Send`).
+unsafe impl Send for UserPtr {}
+
+/// The host's callbacks.
+#[derive(Clone, Copy, Debug)]
+struct Callbacks {
+    user: UserPtr,
+    signature_hash: SignatureHashFn,
+    emit: EmitFn,
+    diagnostic: Option<DiagnosticFn>,
+}
+
+impl Callbacks {
+    fn user(&self) -> *mut c_void {
+        self.user.0
+    }
+}
+
+/// An event or diagnostic waiting for the lock to be released.
+#[derive(Debug)]
+enum Pending {
+    Emit(EventType, Vec<Field>),
+    Diagnostic(Vec<u8>),
+}
+
+/// An owned field; strings keep a trailing NUL for C.
+#[derive(Debug)]
+enum Field {
+    I32(i32),
+    Str(Vec<u8>),
+}
+
+fn nul_terminated(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+/// The [`Host`] behind the C ABI: hashes through the callback, queues the rest.
+#[derive(Debug)]
+struct CHost {
+    callbacks: Callbacks,
+    pending: Vec<Pending>,
+}
+
+impl Host for CHost {
+    fn signature_hash(&self, event_type: EventType) -> Option<u32> {
+        let mut hash = 0u32;
+        let rc = (self.callbacks.signature_hash)(self.callbacks.user(), event_type, &mut hash);
+        (rc == 0).then_some(hash)
+    }
+
+    fn emit(&mut self, event_type: EventType, fields: &[Value<'_>]) {
+        let fields = fields
+            .iter()
+            .map(|f| match f {
+                Value::I32(i) => Field::I32(*i),
+                Value::Str(s) => Field::Str(nul_terminated(s)),
+            })
+            .collect();
+        self.pending.push(Pending::Emit(event_type, fields));
+    }
+
+    fn diagnostic(&mut self, message: &str) {
+        // Interior NULs would cut the message short in C; none are expected.
+        let clean: String = message.chars().filter(|c| *c != '\0').collect();
+        self.pending
+            .push(Pending::Diagnostic(nul_terminated(&clean)));
+    }
+}
+
+/// Calls the C callbacks for what the module queued (without the lock).
+fn deliver(callbacks: Callbacks, pending: Vec<Pending>) {
+    for p in pending {
+        match p {
+            Pending::Emit(event_type, fields) => {
+                let values: Vec<ws_value> = fields
+                    .iter()
+                    .map(|f| match f {
+                        Field::I32(i) => ws_value {
+                            kind: WS_VALUE_I32,
+                            i32: *i,
+                            str: core::ptr::null(),
+                            len: 0,
+                        },
+                        Field::Str(bytes) => ws_value {
+                            kind: WS_VALUE_STR,
+                            i32: 0,
+                            str: bytes.as_ptr().cast::<c_char>(),
+                            len: bytes.len().saturating_sub(1),
+                        },
+                    })
+                    .collect();
+                // `values` points into `fields`, both alive for the call.
+                (callbacks.emit)(callbacks.user(), event_type, values.as_ptr(), values.len());
+            }
+            Pending::Diagnostic(text) => {
+                if let Some(d) = callbacks.diagnostic {
+                    d(callbacks.user(), text.as_ptr().cast::<c_char>());
+                }
+            }
+        }
+    }
+}
+
+type CModule = WsModule<Client, CHost>;
+
+static MODULE: Mutex<Option<CModule>> = Mutex::new(None);
+
+fn lock() -> MutexGuard<'static, Option<CModule>> {
+    // A panic while holding the lock cannot leave the module half-updated in
+    // a way that matters more than refusing all further calls would.
+    MODULE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `f` on the module (or returns `absent` before `ws_init`), then
+/// delivers what it queued after releasing the lock.
+fn with_module<R>(absent: R, f: impl FnOnce(&mut CModule) -> R) -> R {
+    let (result, callbacks, pending) = {
+        let mut guard = lock();
+        let Some(module) = guard.as_mut() else {
+            return absent;
+        };
+        let result = f(module);
+        let host = module.host_mut();
+        (result, host.callbacks, core::mem::take(&mut host.pending))
+    };
+    deliver(callbacks, pending);
+    result
+}
+
+/// Reports a bad argument through the module's diagnostic channel.
+fn report(message: &str) {
+    with_module((), |m| m.host_mut().diagnostic(message));
+}
+
+/// Reads a NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+///
+/// `p` is null or points to a NUL-terminated string that stays valid and
+/// unmodified for `'a`.
+unsafe fn read_str<'a>(p: *const c_char, what: &str) -> Option<&'a str> {
+    if p.is_null() {
+        report(&format!("ws: {what} is null"));
+        return None;
+    }
+    // SAFETY: non-null, and the caller guarantees a NUL-terminated string
+    // valid for 'a (the function's contract, passed on from the C caller).
+    let bytes = unsafe { CStr::from_ptr(p) };
+    match bytes.to_str() {
+        Ok(s) => Some(s),
+        Err(_) => {
+            report(&format!("ws: {what} is not UTF-8"));
+            None
+        }
+    }
+}
+
+/// Reads up to `MAX_DELAYS + 1` of the `count` delays at `p`.
+///
+/// # Safety
+///
+/// When `count > 0`, `p` is null or points to `count` readable `i64`s.
+unsafe fn read_delays<'a>(p: *const i64, count: usize) -> Option<&'a [i64]> {
+    if count == 0 {
+        return Some(&[]);
+    }
+    if p.is_null() {
+        report("ws_set_reconnect_delays: delays is null");
+        return None;
+    }
+    let n = count.min(MAX_DELAYS + 1);
+    // SAFETY: non-null, aligned and readable for `count >= n` elements by the
+    // caller's contract; i64 has no invalid bit patterns.
+    Some(unsafe { core::slice::from_raw_parts(p, n) })
+}
+
+/// Starts (or restarts) the module with the host's callbacks; `now_ms` is
+/// the VM's monotonic clock. A previous module and its connections are
+/// dropped. Returns 0, or -1 (null `host`, a required callback missing, the
+/// transport could not start).
+///
+/// # Safety
+///
+/// `host` is null or points to a valid `ws_host`; its callbacks and `user`
+/// stay valid until `ws_shutdown` or the next `ws_init`.
+#[no_mangle]
+pub unsafe extern "C" fn ws_init(host: *const ws_host, now_ms: u64) -> i32 {
+    if host.is_null() {
+        return -1;
+    }
+    // SAFETY: non-null and valid by the caller's contract; `ws_host` is
+    // `Copy` and every bit pattern of its fields is valid (`Option<fn>`
+    // admits null).
+    let host = unsafe { *host };
+    let (Some(signature_hash), Some(emit)) = (host.signature_hash, host.emit) else {
+        return -1;
+    };
+    let Ok(client) = Client::new(ClientConfig::default()) else {
+        return -1;
+    };
+    let chost = CHost {
+        callbacks: Callbacks {
+            user: UserPtr(host.user),
+            signature_hash,
+            emit,
+            diagnostic: host.diagnostic,
+        },
+        pending: Vec::new(),
+    };
+    let module = WsModule::new(
+        client,
+        chost,
+        ModuleConfig::host(),
+        Instant::from_millis(now_ms),
+    );
+    let old = lock().replace(module);
+    drop(old);
+    0
+}
+
+/// Drops the module and every connection (without close handshakes).
+#[no_mangle]
+pub extern "C" fn ws_shutdown() {
+    let old = lock().take();
+    drop(old);
+}
+
+/// `ws.open(url)`: the handle, or -1.
+///
+/// # Safety
+///
+/// `url` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_open(url: *const c_char) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(url) = (unsafe { read_str(url, "ws_open: url") }) else {
+        return -1;
+    };
+    with_module(-1, |m| m.open(url))
+}
+
+/// `ws.close(conn)`: 0, or -1 for a bad handle.
+#[no_mangle]
+pub extern "C" fn ws_close(conn: i32) -> i32 {
+    with_module(-1, |m| m.close(conn))
+}
+
+/// `ws.send(conn, msg)`: the payload length in bytes, or -1 (backpressure,
+/// not open, bad handle).
+///
+/// # Safety
+///
+/// `msg` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_send(conn: i32, msg: *const c_char) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(msg) = (unsafe { read_str(msg, "ws_send: msg") }) else {
+        return -1;
+    };
+    with_module(-1, |m| m.send(conn, msg))
+}
+
+/// `ws.on(conn, event, EventType)`: 0, or -1.
+///
+/// # Safety
+///
+/// `event` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn ws_on(conn: i32, event: *const c_char, event_type: i32) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(event) = (unsafe { read_str(event, "ws_on: event") }) else {
+        return -1;
+    };
+    with_module(-1, |m| m.on(conn, event, event_type))
+}
+
+/// `ws.setAutoReconnect(conn, enabled)` (`enabled` non-zero: on): 0, or -1.
+#[no_mangle]
+pub extern "C" fn ws_set_auto_reconnect(conn: i32, enabled: i32) -> i32 {
+    with_module(-1, |m| m.set_auto_reconnect(conn, enabled != 0))
+}
+
+/// `ws.setReconnectDelays(conn, delays)`: `count` delays in seconds. 0, or
+/// -1 (more than 8, a negative one, a null array, a bad handle).
+///
+/// # Safety
+///
+/// When `count > 0`, `delays` is null or points to `count` `int64_t`s.
+#[no_mangle]
+pub unsafe extern "C" fn ws_set_reconnect_delays(
+    conn: i32,
+    delays: *const i64,
+    count: usize,
+) -> i32 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(d) = (unsafe { read_delays(delays, count) }) else {
+        return -1;
+    };
+    with_module(-1, |m| m.set_reconnect_delays_given(conn, d, count))
+}
+
+/// `ws.state(conn)`: a static NUL-terminated "connecting", "open" or "closed".
+#[no_mangle]
+pub extern "C" fn ws_state(conn: i32) -> *const c_char {
+    let s: &'static CStr = match with_module("closed", |m| m.state(conn)) {
+        "connecting" => c"connecting",
+        "open" => c"open",
+        _ => c"closed",
+    };
+    s.as_ptr()
+}
+
+/// `ws.ping(conn)`: 0, or -1.
+#[no_mangle]
+pub extern "C" fn ws_ping(conn: i32) -> i32 {
+    with_module(-1, |m| m.ping(conn))
+}
+
+/// `ws.setTimeout(conn, ms)`: a no-op; 0, or -1 for a bad handle.
+#[no_mangle]
+pub extern "C" fn ws_set_timeout(conn: i32, ms: i32) -> i32 {
+    with_module(-1, |m| m.set_timeout(conn, ms))
+}
+
+/// One turn of the event loop at `now_ms`: emits events through the callbacks.
+#[no_mangle]
+pub extern "C" fn ws_tick(now_ms: u64) {
+    with_module((), |m| m.tick(Instant::from_millis(now_ms)));
+}
+
+/// Sleeps until a socket is ready, a timer or reconnect is due, or `max_ms`
+/// passes. Returns 0, or -1 before `ws_init`.
+#[no_mangle]
+pub extern "C" fn ws_wait(max_ms: u32) -> i32 {
+    // The sleep happens under the lock; C callbacks do not run meanwhile.
+    with_module(-1, |m| {
+        m.wait(Duration::from_millis(u64::from(max_ms)));
+        0
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    //! Pointer handling, runnable under Miri (no sockets):
+    //! `cargo +nightly miri test -p ws-vm-binding --features capi --lib capi::`
+
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// A field as the callback saw it: (kind, i32, string bytes).
+    type SeenField = (i32, i32, Option<Vec<u8>>);
+
+    /// What the test callbacks saw: (event type, fields).
+    static SEEN: StdMutex<Vec<(i32, Vec<SeenField>)>> = StdMutex::new(Vec::new());
+    static DIAGS: StdMutex<Vec<String>> = StdMutex::new(Vec::new());
+
+    extern "C" fn emit(user: *mut c_void, event_type: i32, fields: *const ws_value, count: usize) {
+        // SAFETY: the tests pass a pointer to `USER`.
+        assert_eq!(unsafe { *user.cast::<u32>() }, 0x1234);
+        // SAFETY: `deliver` passes `count` valid fields.
+        let fields = unsafe { core::slice::from_raw_parts(fields, count) };
+        let owned = fields
+            .iter()
+            .map(|f| {
+                let s = (!f.str.is_null()).then(|| {
+                    // SAFETY: `len` bytes plus a NUL are readable at `str`.
+                    let with_nul =
+                        unsafe { core::slice::from_raw_parts(f.str.cast::<u8>(), f.len + 1) };
+                    assert_eq!(with_nul[f.len], 0, "NUL-terminated");
+                    with_nul[..f.len].to_vec()
+                });
+                (f.kind, f.i32, s)
+            })
+            .collect();
+        SEEN.lock().unwrap().push((event_type, owned));
+    }
+
+    extern "C" fn diagnostic(_user: *mut c_void, message: *const c_char) {
+        // SAFETY: `deliver` passes a NUL-terminated string.
+        let s = unsafe { CStr::from_ptr(message) };
+        DIAGS.lock().unwrap().push(s.to_str().unwrap().to_owned());
+    }
+
+    extern "C" fn signature_hash(_user: *mut c_void, event_type: i32, hash: *mut u32) -> i32 {
+        if event_type != 7 {
+            return -1;
+        }
+        // SAFETY: `CHost::signature_hash` passes a valid `u32` location.
+        unsafe { *hash = crate::CONN_SIGNATURE };
+        0
+    }
+
+    static USER: u32 = 0x1234;
+
+    fn callbacks() -> Callbacks {
+        Callbacks {
+            user: UserPtr(core::ptr::from_ref(&USER).cast_mut().cast::<c_void>()),
+            signature_hash,
+            emit,
+            diagnostic: Some(diagnostic),
+        }
+    }
+
+    #[test]
+    fn events_and_diagnostics_reach_c_callbacks() {
+        let mut host = CHost {
+            callbacks: callbacks(),
+            pending: Vec::new(),
+        };
+        assert_eq!(host.signature_hash(7), Some(crate::CONN_SIGNATURE));
+        assert_eq!(host.signature_hash(8), None);
+        host.emit(3, &[Value::I32(16), Value::Str("a\0b €")]);
+        host.emit(4, &[]);
+        host.diagnostic("hello\0world");
+        deliver(host.callbacks, core::mem::take(&mut host.pending));
+        let seen = SEEN.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    3,
+                    vec![
+                        (WS_VALUE_I32, 16, None),
+                        (WS_VALUE_STR, 0, Some(b"a\0b \xe2\x82\xac".to_vec()))
+                    ]
+                ),
+                (4, vec![])
+            ]
+        );
+        assert_eq!(
+            DIAGS.lock().unwrap().clone(),
+            vec!["helloworld".to_string()]
+        );
+    }
+
+    #[test]
+    fn string_and_array_arguments() {
+        // SAFETY (all blocks below): the pointers come from live Rust values
+        // of the stated length, or are null.
+        assert_eq!(
+            unsafe { read_str(c"ws://h/".as_ptr(), "url") },
+            Some("ws://h/")
+        );
+        assert_eq!(unsafe { read_str(core::ptr::null(), "url") }, None);
+        let bad = [0xffu8 as c_char, 0];
+        assert_eq!(unsafe { read_str(bad.as_ptr(), "url") }, None);
+        let delays = [1i64, 2, 5];
+        assert_eq!(
+            unsafe { read_delays(delays.as_ptr(), 3) },
+            Some(&delays[..])
+        );
+        assert_eq!(unsafe { read_delays(core::ptr::null(), 0) }, Some(&[][..]));
+        assert_eq!(unsafe { read_delays(core::ptr::null(), 2) }, None);
+        // Only MAX_DELAYS + 1 entries are read of a longer array.
+        let many = [1i64; 20];
+        assert_eq!(
+            unsafe { read_delays(many.as_ptr(), 20) }.map(<[i64]>::len),
+            Some(MAX_DELAYS + 1)
+        );
+        // Null host, missing callbacks, calls before init.
+        assert_eq!(unsafe { ws_init(core::ptr::null(), 0) }, -1);
+        let incomplete = ws_host {
+            user: core::ptr::null_mut(),
+            signature_hash: Some(signature_hash),
+            emit: None,
+            diagnostic: None,
+        };
+        assert_eq!(unsafe { ws_init(&incomplete, 0) }, -1);
+        assert_eq!(ws_close(16), -1);
+        assert_eq!(unsafe { ws_send(16, c"x".as_ptr()) }, -1);
+        assert_eq!(unsafe { ws_open(core::ptr::null()) }, -1);
+        // SAFETY: ws_state returns a static NUL-terminated string.
+        assert_eq!(unsafe { CStr::from_ptr(ws_state(16)) }, c"closed");
+        assert_eq!(ws_wait(0), -1);
+    }
+}
