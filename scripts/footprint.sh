@@ -54,6 +54,4 @@ weigh() { readelf -sW "$bin/probe" | awk -v p="$1" '($4 == "FUNC" || $4 == "OBJE
 echo "pieces (probe program), bytes of flash:"
 printf '  httparse response parser (32 headers)   %5d\n' "$(weigh 'httparse')"
 printf '  SHA-1, sha1_smol (used now)             %5d\n' "$(weigh 'sha1_smol')"
-printf '  SHA-1, compact rolled loop (possible)   %5d\n' "$(weigh '^probe_sha1_compact$')"
 printf '  base64 crate encode (used now)          %5d\n' "$(weigh '^probe_base64$|_ZN6base64')"
-printf '  base64, compact encoder (possible)      %5d\n' "$(weigh '^probe_base64_compact$')"
