@@ -12,4 +12,4 @@ RUNNER="../shared/autobahn/run.sh"
 cargo build --release -q -p ws-transport-std --example autobahn_client
 RESULTS="${AUTOBAHN_RESULTS:-$(mktemp /tmp/autobahn-ws-XXXXXX.json)}"
 AUTOBAHN_PORT="${AUTOBAHN_PORT:-9001}" $RUNNER -a ws-rs -c "$CASES" -x '12.*,13.*' -o "$RESULTS" \
-  -- target/release/examples/autobahn_client '{url}' '{agent}'
+  -- "${CARGO_TARGET_DIR:-target}/release/examples/autobahn_client" '{url}' '{agent}'
