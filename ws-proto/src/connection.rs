@@ -26,7 +26,8 @@ pub struct Config {
     pub max_response_header: usize,
     /// How long the server has to answer the handshake, from [`Connection::new`].
     pub handshake_timeout_ms: u64,
-    /// How long the server has to answer our close frame.
+    /// How long the server has to answer our close frame (at most
+    /// `u32::MAX` ms, about 49 days; longer values are cut to that).
     pub close_timeout_ms: u64,
 }
 
@@ -165,11 +166,11 @@ struct InFrame {
 pub struct Connection<R, S> {
     rng: R,
     tx: TxQueue<S>,
-    config: Config,
+    limits: Limits,
     phase: Phase,
     /// Where the key and the offered subprotocols sit in the request, which
     /// stays in the queue's storage until the response arrives.
-    request: handshake::RequestLayout,
+    request: RequestSpans,
     frame: Option<InFrame>,
     /// The kind of the data message being received, and its length so far.
     message: Option<DataKind>,
@@ -178,6 +179,23 @@ pub struct Connection<R, S> {
     /// The kind of the fragmented message being sent, and its UTF-8 state.
     sending: Option<DataKind>,
     tx_utf8: Utf8Validator,
+}
+
+/// What a connection keeps of its [`Config`], compactly: on a microcontroller
+/// a connection's state is counted in bytes. The handshake timeout is turned
+/// into a deadline at once and needs no field.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_message_size: u64,
+    close_timeout_ms: u32,
+    max_response_header: u32,
+}
+
+/// Offsets into the request (which is never longer than 64 KiB).
+#[derive(Clone, Copy, Debug)]
+struct RequestSpans {
+    key_at: u16,
+    protocols: (u16, u16),
 }
 
 /// The smallest receive buffer that lets every frame make progress: the
@@ -211,10 +229,25 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         }
         let request = tx
             .fill_front(|buf| handshake::write_request(buf, url, &key, opts).map(|l| (l.len, l)))?;
+        // The request may still be pending when the response arrives; the
+        // close frame must fit beside it.
+        if request.len.saturating_add(CONTROL_RESERVE) > tx.capacity() {
+            return Err(SendError::RequestTooLarge);
+        }
+        let span = |at: usize| u16::try_from(at).map_err(|_| SendError::RequestTooLarge);
+        let request = RequestSpans {
+            key_at: span(request.key_at)?,
+            protocols: (span(request.protocols.0)?, span(request.protocols.1)?),
+        };
+        let saturate = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         Ok(Connection {
             rng,
             tx,
-            config,
+            limits: Limits {
+                max_message_size: config.max_message_size,
+                close_timeout_ms: saturate(config.close_timeout_ms),
+                max_response_header: saturate(config.max_response_header as u64),
+            },
             phase: Phase::Handshake {
                 deadline: now.plus_millis(config.handshake_timeout_ms),
             },
@@ -318,9 +351,12 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
 
     fn recv_handshake<'i>(&mut self, input: &'i [u8]) -> Result<Received<'i>, Error> {
         let storage = self.tx.storage();
-        let key = &storage[self.request.key_at..self.request.key_at + KEY_LEN];
-        let offered = &storage[self.request.protocols.0..self.request.protocols.1];
-        match handshake::parse_response(input, key, offered, self.config.max_response_header) {
+        let key_at = usize::from(self.request.key_at);
+        let (from, to) = self.request.protocols;
+        let key = &storage[key_at..key_at + KEY_LEN];
+        let offered = &storage[usize::from(from)..usize::from(to)];
+        let max_header = self.limits.max_response_header as usize;
+        match handshake::parse_response(input, key, offered, max_header) {
             Ok(None) => Ok(Received {
                 consumed: 0,
                 event: None,
@@ -429,14 +465,16 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
                 (_, None) => DataKind::Binary,
             };
             let total_len = self.message_len.saturating_add(len);
-            if total_len > self.config.max_message_size {
+            if total_len > self.limits.max_message_size {
                 return Err(self.fail(ProtocolError::MessageTooBig));
             }
             pos += header_len;
 
             // Fast path: a whole single-frame message already in the input.
             if header.fin && self.message.is_none() {
-                let whole = usize::try_from(len).ok().and_then(|l| input.get(pos..)?.get(..l));
+                let whole = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| input.get(pos..)?.get(..l));
                 if let Some(payload) = whole {
                     pos += payload.len();
                     let event = match kind {
@@ -666,7 +704,7 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
                     key,
                 )?;
                 self.phase = Phase::Closing {
-                    deadline: now.plus_millis(self.config.close_timeout_ms),
+                    deadline: now.plus_millis(u64::from(self.limits.close_timeout_ms)),
                 };
             }
             Phase::Closing { .. } | Phase::Closed => {}
@@ -719,9 +757,9 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         matches!(self.phase, Phase::Closed) && self.tx.pending().is_empty()
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The largest message accepted ([`Config::max_message_size`]).
+    pub fn max_message_size(&self) -> u64 {
+        self.limits.max_message_size
     }
 
     /// Whether a data frame with this payload length fits the queue now (a

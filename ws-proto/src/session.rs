@@ -167,7 +167,7 @@ where
     /// [`SessionConfigError`] when `rx` is below [`MIN_RECV_BUFFER`] or
     /// `assembler` is smaller than the connection's `max_message_size`.
     pub fn new(conn: Connection<R, TX>, rx: RX, assembler: A) -> Result<Self, SessionConfigError> {
-        if (assembler.as_ref().len() as u64) < conn.config().max_message_size {
+        if (assembler.as_ref().len() as u64) < conn.max_message_size() {
             return Err(SessionConfigError::AssemblerTooSmall);
         }
         Self::build(conn, rx, assembler, false)
