@@ -161,7 +161,8 @@ struct InFrame {
 ///
 /// The caller keeps unconsumed input: [`Received::consumed`] says how much of
 /// the input was used, and the rest is passed again with the next bytes. A
-/// receive buffer of [`MIN_RECV_BUFFER`] bytes always makes progress.
+/// receive buffer of [`MIN_RECV_BUFFER`] bytes lets every frame make progress
+/// (the handshake response needs more: see there).
 #[derive(Debug)]
 pub struct Connection<R, S> {
     rng: R,
@@ -198,8 +199,15 @@ struct RequestSpans {
     protocols: (u16, u16),
 }
 
-/// The smallest receive buffer that lets every frame make progress: the
-/// largest control frame (2 + 125 bytes) or the largest unmasked data header.
+/// The smallest receive buffer with which every frame makes progress: it holds
+/// the largest control frame (2 + 125 bytes) and the largest unmasked data
+/// header.
+///
+/// The whole handshake response must also fit before it can be parsed: a bare
+/// `101 Switching Protocols` is about 130 bytes and real servers add headers,
+/// so give the receive buffer at least 512 bytes. A [`crate::Session`] whose
+/// buffer fills up with an unfinished response fails with
+/// [`crate::HandshakeError::HeaderTooLarge`].
 pub const MIN_RECV_BUFFER: usize = 2 + MAX_CONTROL_PAYLOAD;
 
 impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
