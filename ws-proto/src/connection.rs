@@ -487,7 +487,7 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
                     pos += payload.len();
                     let event = match kind {
                         DataKind::Binary => Event::Binary(payload),
-                        DataKind::Text => match core::str::from_utf8(payload) {
+                        DataKind::Text => match crate::utf8::validate(payload) {
                             Ok(text) => Event::Text(text),
                             Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
                         },

@@ -244,6 +244,16 @@ pub fn encode_masked(
     payload: &[u8],
     key: [u8; 4],
 ) -> Option<usize> {
+    if payload.len() < 126 {
+        // The common short frame: a 6-byte header written directly.
+        let end = 6 + payload.len();
+        let out = out.get_mut(..end)?;
+        out[0] = (u8::from(fin) << 7) | opcode.as_u8();
+        out[1] = 0x80 | payload.len() as u8;
+        out[2..6].copy_from_slice(&key);
+        crate::mask::copy_masked(&mut out[6..], payload, key);
+        return Some(end);
+    }
     let header = FrameHeader {
         fin,
         rsv: 0,

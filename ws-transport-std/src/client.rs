@@ -246,6 +246,12 @@ impl Active {
                 match stream.read(buf) {
                     Ok(0) => self.fault = Some(Fault::Eof),
                     Ok(n) => {
+                        // A short read drained the socket: with edge-triggered
+                        // epoll, bytes that arrive later raise a new event, so
+                        // skip the read that would only say WouldBlock.
+                        if n < buf.len() {
+                            self.readable = false;
+                        }
                         self.session.commit_read(n);
                         self.idle = false;
                     }
