@@ -508,7 +508,9 @@ mod tests {
             }
             let n = s.transmit().len();
             s.advance_transmit(n);
-            if at == stream.len() && (s.has_ended() || n == 0) {
+            // Stop at the end (the session reads nothing more once ended),
+            // or when all input is in and nothing is left to do.
+            if s.has_ended() || (at == stream.len() && n == 0) {
                 break;
             }
         }

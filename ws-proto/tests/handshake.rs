@@ -210,7 +210,8 @@ fn frames_after_the_header_split_at_every_byte() {
         take_request(&mut c).1
     };
     let total = response_for(&probe, "").len() + frames.len();
-    for cut in 0..=total {
+    // Every byte natively; every 7th under Miri, which interprets each one.
+    for cut in (0..=total).step_by(if cfg!(miri) { 7 } else { 1 }) {
         let mut conn = connecting(13, Config::default(), TX_CAP);
         let (_, key) = take_request(&mut conn);
         assert_eq!(key, probe);
