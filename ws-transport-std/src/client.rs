@@ -152,6 +152,9 @@ struct Active {
     connect_deadline: Instant,
     readable: bool,
     writable: bool,
+    /// A readiness event reported the peer's FIN (or an error): a short read
+    /// no longer means the socket is drained, the EOF is still to be read.
+    read_closed: bool,
     fault: Option<Fault>,
     /// The session had no event for the bytes read so far.
     idle: bool,
@@ -202,6 +205,7 @@ impl Active {
                             };
                             self.readable = false;
                             self.writable = false;
+                            self.read_closed = false;
                             return;
                         }
                         Err(e) => last = classify(&e, true),
@@ -248,8 +252,10 @@ impl Active {
                     Ok(n) => {
                         // A short read drained the socket: with edge-triggered
                         // epoll, bytes that arrive later raise a new event, so
-                        // skip the read that would only say WouldBlock.
-                        if n < buf.len() {
+                        // skip the read that would only say WouldBlock. Not
+                        // once the FIN is known: it raises no new event, and
+                        // only the next read reports it.
+                        if n < buf.len() && !self.read_closed {
                             self.readable = false;
                         }
                         self.session.commit_read(n);
@@ -618,6 +624,7 @@ impl Client {
             connect_deadline: now.plus_millis(self.config.connect_timeout_ms),
             readable: false,
             writable: false,
+            read_closed: false,
             fault: None,
             idle: false,
             pending: None,
@@ -813,6 +820,7 @@ impl Client {
             if let Some(a) = self.slots.get_mut(token.0).and_then(|s| s.active.as_mut()) {
                 a.readable |= readable;
                 a.writable |= writable;
+                a.read_closed |= event.is_read_closed() || event.is_error();
             } else if let Some(l) = self.lingering.iter_mut().find(|l| l.token == token) {
                 l.readable |= readable;
                 l.writable |= writable;

@@ -74,6 +74,28 @@ fn server_gone_mid_frame_with_fin() {
 }
 
 #[test]
+fn fin_already_there_with_the_last_bytes_is_seen() {
+    // The bytes and the FIN arrive while the client is not polling, so one
+    // readiness event reports both; the read of the bytes is short, and the
+    // EOF must still be read (no further event comes for it).
+    let (port, server) = raw_server(|mut s| {
+        handshake(&mut s);
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(&[0x82, 100, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7])
+            .unwrap();
+    });
+    let mut h = Harness::new(ClientConfig::default());
+    let id = h.open(&url(port));
+    assert_eq!(h.expect(id, 10), Ev::Connected);
+    server.join().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        h.expect(id, 10),
+        Ev::Closed(End::Error(Error::UnexpectedEof { mid_frame: true }))
+    );
+}
+
+#[test]
 fn server_killed_mid_frame_with_reset() {
     let (port, server) = raw_server(|mut s| {
         handshake(&mut s);
