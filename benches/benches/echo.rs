@@ -135,7 +135,9 @@ fn echo(c: &mut Criterion) {
                     }
                 }
                 let mut progressed = false;
-                while let Some((_, ev)) = client.poll(clock.now()) {
+                // One clock reading per turn, as the VM binding's `tick` does.
+                let now = clock.now();
+                while let Some((_, ev)) = client.poll(now) {
                     match ev {
                         SessionEvent::Message(Message::Text(t)) => {
                             black_box(t);

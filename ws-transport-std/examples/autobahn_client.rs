@@ -84,7 +84,8 @@ fn session(
     let give_up = clock.now().plus_millis(300_000);
     loop {
         let mut ended = false;
-        while let Some((_, event)) = client.poll(clock.now()) {
+        let now = clock.now();
+        while let Some((_, event)) = client.poll(now) {
             match event {
                 SessionEvent::Message(Message::Text(t)) => {
                     if first.is_none() {

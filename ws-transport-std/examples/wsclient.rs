@@ -103,7 +103,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
         }
         let mut ended = None;
         let mut any = false;
-        while let Some((_, event)) = client.poll(clock.now()) {
+        while let Some((_, event)) = client.poll(now) {
             any = true;
             match event {
                 SessionEvent::Connected { .. } => eprintln!("wsclient: connected to {url}"),

@@ -463,7 +463,9 @@ struct Slot {
 /// A non-blocking WebSocket client over `mio` for up to
 /// [`ClientConfig::max_connections`] connections.
 ///
-/// Drive it with a loop like this one (see the `wsclient` example):
+/// Drive it with a loop like this one (see the `wsclient` example): one
+/// reading of the clock per turn (timeouts are in milliseconds), `poll`
+/// until `None`, then `wait`.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -474,7 +476,8 @@ struct Slot {
 /// let mut client = Client::new(ClientConfig::default())?;
 /// let id = client.open("ws://127.0.0.1:9001/", clock.now())?;
 /// loop {
-///     while let Some((_, event)) = client.poll(clock.now()) {
+///     let now = clock.now();
+///     while let Some((_, event)) = client.poll(now) {
 ///         match event {
 ///             SessionEvent::Message(Message::Text(t)) => println!("{t}"),
 ///             SessionEvent::Closed(why) => { eprintln!("{why}"); return Ok(()); }
@@ -499,6 +502,9 @@ pub struct Client {
     kick: bool,
     /// `poll` should collect readiness events first (no `wait` since the last turn).
     harvest: bool,
+    /// The sockets were served since `poll` last returned `None`: events
+    /// already buffered in the sessions are handed out before the next pass.
+    served: bool,
 }
 
 impl core::fmt::Debug for Client {
@@ -555,6 +561,7 @@ impl Client {
             cursor: 0,
             kick: false,
             harvest: true,
+            served: false,
         })
     }
 
@@ -839,16 +846,69 @@ impl Client {
         Ok(())
     }
 
-    /// Never blocks. Advances every connection (DNS answers, connects,
-    /// writes, reads, timers), then returns the next event, taking
-    /// connections in turn. Call it until `None` on each turn of the loop,
-    /// then [`wait`](Self::wait).
+    /// Never blocks. Returns the next event, taking connections in turn.
+    /// After a command, a wake-up or a `None`, it first advances every
+    /// connection (DNS answers, connects, writes, reads, timers); otherwise
+    /// it hands out the events of bytes already read. Call it until `None` on
+    /// each turn of the loop, then [`wait`](Self::wait) (which returns at once
+    /// when a socket can move more bytes).
     ///
     /// After a connection's `Closed` event its id is dead (commands give
     /// [`CommandError::UnknownConnection`], [`state`](Self::state) gives
     /// `None`) and its slot is free; its socket lingers to flush the close
     /// frame, then closes.
     pub fn poll(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
+        // Measured on the pipelined echo benchmark: serving every socket
+        // before each event was a quarter of the client's time.
+        if !self.served || self.kick {
+            self.serve(now);
+        }
+        let Client {
+            slots,
+            cursor,
+            served,
+            harvest,
+            ..
+        } = self;
+        let n = slots.len();
+        let start = *cursor % n;
+        let (head, tail) = slots.split_at_mut(start);
+        for (k, slot) in tail.iter_mut().chain(head.iter_mut()).enumerate() {
+            let Some(a) = slot.active.as_mut() else {
+                continue;
+            };
+            if a.ended {
+                continue;
+            }
+            let next = (start + k + 1) % n;
+            if let Some(event) = a.pending.take() {
+                a.ended = matches!(event, SessionEvent::Closed(_));
+                // The next call frees the slot and flushes its last bytes.
+                *served &= !a.ended;
+                *cursor = next;
+                return Some((a.id, event));
+            }
+            match a.session.poll_event(now) {
+                Some(event) => {
+                    a.idle = false;
+                    a.ended = matches!(event, SessionEvent::Closed(_));
+                    a.clean = matches!(event, SessionEvent::Closed(Disconnect::Clean(_)));
+                    *served &= !a.ended;
+                    *cursor = next;
+                    return Some((a.id, event));
+                }
+                None => a.idle = true,
+            }
+        }
+        // Nothing buffered: the next call serves the sockets again.
+        *served = false;
+        *harvest = true;
+        None
+    }
+
+    /// Collects readiness, frees ended slots and moves every connection's
+    /// I/O and timers forward.
+    fn serve(&mut self, now: Instant) {
         if self.harvest {
             // A failed zero-timeout poll only delays readiness to `wait`.
             let _ = self.harvest(Duration::ZERO);
@@ -867,44 +927,8 @@ impl Client {
             }
             !done
         });
-
-        let Client {
-            slots,
-            cursor,
-            kick,
-            harvest,
-            ..
-        } = self;
-        let n = slots.len();
-        let start = *cursor % n;
-        let (head, tail) = slots.split_at_mut(start);
-        for (k, slot) in tail.iter_mut().chain(head.iter_mut()).enumerate() {
-            let Some(a) = slot.active.as_mut() else {
-                continue;
-            };
-            if a.ended {
-                continue;
-            }
-            let next = (start + k + 1) % n;
-            if let Some(event) = a.pending.take() {
-                a.ended = matches!(event, SessionEvent::Closed(_));
-                *cursor = next;
-                return Some((a.id, event));
-            }
-            match a.session.poll_event(now) {
-                Some(event) => {
-                    a.idle = false;
-                    a.ended = matches!(event, SessionEvent::Closed(_));
-                    a.clean = matches!(event, SessionEvent::Closed(Disconnect::Clean(_)));
-                    *cursor = next;
-                    return Some((a.id, event));
-                }
-                None => a.idle = true,
-            }
-        }
-        *kick = false;
-        *harvest = true;
-        None
+        self.served = true;
+        self.kick = false;
     }
 
     /// Blocks until a socket is ready, a DNS answer or [`Notifier`] arrives,
