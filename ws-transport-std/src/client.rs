@@ -498,7 +498,7 @@ pub struct Client {
     next_token: usize,
     /// Where the next event search starts (round-robin).
     cursor: usize,
-    /// A command or wake-up since the last `poll` that found nothing.
+    /// A command or wake-up since the sockets were last served.
     kick: bool,
     /// `poll` should collect readiness events first (no `wait` since the last turn).
     harvest: bool,
