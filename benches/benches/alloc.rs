@@ -66,7 +66,7 @@ fn main() {
     measure("ws-proto Connection", "recv", || {
         let r = conn.recv(Instant::ZERO, &frames[pos..]).unwrap();
         pos += r.consumed;
-        assert!(matches!(r.event, Some(Event::Text(_))));
+        assert!(matches!(r.event(), Some(Event::Text(_))));
     });
     let mut session = Session::new(
         open_connection(64 << 10).unwrap(),

@@ -71,7 +71,7 @@ fn decode(c: &mut Criterion) {
                 while pos < buf.len() {
                     let r = conn.recv(Instant::ZERO, &buf[pos..]).unwrap();
                     pos += r.consumed;
-                    match r.event {
+                    match r.event() {
                         Some(Event::Text(t)) => {
                             black_box(t);
                         }

@@ -87,7 +87,7 @@ fn main() {
             let mut conn = open_connection(4096).unwrap();
             for _ in 0..n {
                 let r = conn.recv(Instant::ZERO, black_box(&buf)).unwrap();
-                match r.event {
+                match r.event() {
                     Some(Event::Text(t)) => {
                         black_box(t);
                     }

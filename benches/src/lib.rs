@@ -103,7 +103,7 @@ pub fn open_connection(tx_capacity: usize) -> Result<BenchConnection, SetupError
     let r = conn
         .recv(Instant::ZERO, &response)
         .map_err(|_| SetupError("handshake response rejected"))?;
-    match r.event {
+    match r.event() {
         Some(Event::Connected { .. }) if r.consumed == response.len() => Ok(conn),
         _ => Err(SetupError("handshake did not complete")),
     }
@@ -207,7 +207,7 @@ mod tests {
         let mut n = 0;
         while pos < buf.len() {
             let r = conn.recv(Instant::ZERO, &buf[pos..]).unwrap();
-            assert_eq!(r.event, Some(Event::Text(&text)));
+            assert_eq!(r.event(), Some(Event::Text(&text)));
             pos += r.consumed;
             n += 1;
         }
@@ -215,7 +215,7 @@ mod tests {
         let big = binary_payload(70_000);
         let buf = server_frames(2, &big, 1);
         let r = conn.recv(Instant::ZERO, &buf).unwrap();
-        assert_eq!(r.event, Some(Event::Binary(&big)));
+        assert_eq!(r.event(), Some(Event::Binary(&big)));
     }
 
     #[test]

@@ -101,9 +101,50 @@ pub struct Received<'i> {
     /// How many input bytes were used. The rest must be passed again, with
     /// more bytes appended, on the next call.
     pub consumed: usize,
-    /// The event found, if any. `None` means more input is needed, or a pong
-    /// is waiting for room in the outbound queue (transmit, then call again).
-    pub event: Option<Event<'i>>,
+    /// What the call got to: an event, or what it waits for.
+    pub progress: Progress<'i>,
+}
+
+impl<'i> Received<'i> {
+    const fn found(consumed: usize, event: Event<'i>) -> Self {
+        Received {
+            consumed,
+            progress: Progress::Event(event),
+        }
+    }
+
+    const fn need(consumed: usize, progress: Progress<'i>) -> Self {
+        Received { consumed, progress }
+    }
+
+    /// The event found, if the call found one.
+    pub const fn event(&self) -> Option<Event<'i>> {
+        match self.progress {
+            Progress::Event(e) => Some(e),
+            Progress::NeedInput | Progress::NeedTransmit => None,
+        }
+    }
+}
+
+/// How far one [`Connection::recv`] call got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress<'i> {
+    /// It found an event.
+    Event(Event<'i>),
+    /// The next frame (or the rest of the response) is not in the input yet:
+    /// read more bytes and call again.
+    NeedInput,
+    /// A ping is waiting for room for its pong in the outbound queue:
+    /// transmit, then call again with the same input.
+    NeedTransmit,
+}
+
+/// Where the frame loop of `recv` goes next (private plumbing).
+enum Step<'i> {
+    /// Return this.
+    Done(Received<'i>),
+    /// Go on at this input offset.
+    Next(usize),
 }
 
 /// The connection's lifecycle, as seen from outside.
@@ -197,6 +238,7 @@ struct Limits {
 struct RequestSpans {
     key_at: u16,
     protocols: (u16, u16),
+    host: (u16, u16),
 }
 
 /// The smallest receive buffer with which every frame makes progress: it holds
@@ -246,6 +288,7 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         let request = RequestSpans {
             key_at: span(request.key_at)?,
             protocols: (span(request.protocols.0)?, span(request.protocols.1)?),
+            host: (span(request.host.0)?, span(request.host.1)?),
         };
         let saturate = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
         Ok(Connection {
@@ -305,19 +348,16 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     /// input.extend_from_slice(&accept);
     /// input.extend_from_slice(b"\r\n\r\n\x81\x05Hello");
     /// let r = conn.recv(Instant::ZERO, &input).unwrap();
-    /// assert_eq!(r.event, Some(Event::Connected { protocol: None }));
+    /// assert_eq!(r.event(), Some(Event::Connected { protocol: None }));
     /// let r = conn.recv(Instant::ZERO, &input[r.consumed..]).unwrap();
-    /// assert_eq!(r.event, Some(Event::Text("Hello")));
+    /// assert_eq!(r.event(), Some(Event::Text("Hello")));
     /// ```
     pub fn recv<'i>(&mut self, now: Instant, input: &'i [u8]) -> Result<Received<'i>, Error> {
         self.handle_timeout(now)?;
         match self.phase {
             Phase::Handshake { .. } => self.recv_handshake(input),
             Phase::Open | Phase::Closing { .. } => self.recv_frames(input),
-            Phase::Closed => Ok(Received {
-                consumed: input.len(),
-                event: None,
-            }),
+            Phase::Closed => Ok(Received::need(input.len(), Progress::NeedInput)),
         }
     }
 
@@ -365,18 +405,13 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         let offered = &storage[usize::from(from)..usize::from(to)];
         let max_header = self.limits.max_response_header as usize;
         match handshake::parse_response(input, key, offered, max_header) {
-            Ok(None) => Ok(Received {
-                consumed: 0,
-                event: None,
-            }),
+            Ok(None) => Ok(Received::need(0, Progress::NeedInput)),
             Ok(Some(resp)) => {
                 self.phase = Phase::Open;
-                Ok(Received {
-                    consumed: resp.header_len,
-                    event: Some(Event::Connected {
-                        protocol: resp.protocol,
-                    }),
-                })
+                let event = Event::Connected {
+                    protocol: resp.protocol,
+                };
+                Ok(Received::found(resp.header_len, event))
             }
             Err(e) => {
                 self.phase = Phase::Closed;
@@ -389,123 +424,126 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     fn recv_frames<'i>(&mut self, input: &'i [u8]) -> Result<Received<'i>, Error> {
         let mut pos = 0;
         loop {
-            if let Some(frame) = self.frame {
-                let avail = (input.len() - pos) as u64;
-                let n = frame.remaining.min(avail) as usize;
-                if n == 0 && frame.remaining > 0 {
-                    return Ok(Received {
-                        consumed: pos,
-                        event: None,
-                    });
-                }
-                let data = &input[pos..pos + n];
-                pos += n;
-                let remaining = frame.remaining - n as u64;
-                let fin = remaining == 0 && frame.fin;
-                self.frame = (remaining > 0).then_some(InFrame { remaining, ..frame });
-                if frame.kind == DataKind::Text
-                    && (self.rx_utf8.feed(data).is_err() || (fin && !self.rx_utf8.is_complete()))
-                {
-                    return Err(self.fail(ProtocolError::InvalidUtf8));
-                }
-                if fin {
-                    self.end_message();
-                }
-                if n > 0 || fin {
-                    return Ok(Received {
-                        consumed: pos,
-                        event: Some(Event::Fragment {
-                            kind: frame.kind,
-                            data,
-                            fin,
-                        }),
-                    });
-                }
-                continue;
-            }
-
-            let rest = &input[pos..];
-            let (header, header_len) = match FrameHeader::parse(rest) {
-                Ok(Some(h)) => h,
-                Ok(None) => {
-                    return Ok(Received {
-                        consumed: pos,
-                        event: None,
-                    })
-                }
-                Err(e) => return Err(self.fail(e)),
+            let step = match self.frame {
+                Some(frame) => self.recv_payload(frame, input, pos)?,
+                None => self.recv_header(input, pos)?,
             };
-            if header.rsv != 0 {
-                return Err(self.fail(ProtocolError::ReservedBits));
+            match step {
+                Step::Done(r) => return Ok(r),
+                Step::Next(at) => pos = at,
             }
-            if header.mask.is_some() {
-                return Err(self.fail(ProtocolError::MaskedFrame));
-            }
-            let len = header.payload_len;
-            if header.opcode.is_control() {
-                // At most 125 bytes: wait until the whole frame is here.
-                let total = header_len + len as usize;
-                let Some(payload) = rest.get(header_len..total) else {
-                    return Ok(Received {
-                        consumed: pos,
-                        event: None,
-                    });
-                };
-                return match self.control(header.opcode, payload)? {
-                    Some(event) => Ok(Received {
-                        consumed: pos + total,
-                        event: Some(event),
-                    }),
-                    None => Ok(Received {
-                        consumed: pos,
-                        event: None,
-                    }),
-                };
-            }
-
-            let kind = match (header.opcode, self.message) {
-                (OpCode::Continuation, Some(kind)) => kind,
-                (OpCode::Continuation, None) => {
-                    return Err(self.fail(ProtocolError::UnexpectedContinuation))
-                }
-                (_, Some(_)) => return Err(self.fail(ProtocolError::ExpectedContinuation)),
-                (OpCode::Text, None) => DataKind::Text,
-                (_, None) => DataKind::Binary,
-            };
-            let total_len = self.message_len.saturating_add(len);
-            if total_len > self.limits.max_message_size {
-                return Err(self.fail(ProtocolError::MessageTooBig));
-            }
-            pos += header_len;
-
-            // Fast path: a whole single-frame message already in the input.
-            if header.fin && self.message.is_none() {
-                let whole = usize::try_from(len)
-                    .ok()
-                    .and_then(|l| input.get(pos..)?.get(..l));
-                if let Some(payload) = whole {
-                    pos += payload.len();
-                    let event = match kind {
-                        DataKind::Binary => Event::Binary(payload),
-                        DataKind::Text => match crate::utf8::validate(payload) {
-                            Ok(text) => Event::Text(text),
-                            Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
-                        },
-                    };
-                    return Ok(Received {
-                        consumed: pos,
-                        event: Some(event),
-                    });
-                }
-            }
-            self.message = Some(kind);
-            self.message_len = total_len;
-            self.frame = Some(InFrame {
-                kind,
-                fin: header.fin,
-                remaining: len,
-            });
         }
+    }
+
+    /// The next piece of the data frame being received, from `input[pos..]`.
+    fn recv_payload<'i>(
+        &mut self,
+        frame: InFrame,
+        input: &'i [u8],
+        pos: usize,
+    ) -> Result<Step<'i>, Error> {
+        let avail = (input.len() - pos) as u64;
+        let n = frame.remaining.min(avail) as usize;
+        if n == 0 && frame.remaining > 0 {
+            return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
+        }
+        let data = &input[pos..pos + n];
+        let remaining = frame.remaining - n as u64;
+        let fin = remaining == 0 && frame.fin;
+        self.frame = (remaining > 0).then_some(InFrame { remaining, ..frame });
+        if frame.kind == DataKind::Text
+            && (self.rx_utf8.feed(data).is_err() || (fin && !self.rx_utf8.is_complete()))
+        {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        if fin {
+            self.end_message();
+        }
+        if n == 0 && !fin {
+            // An empty frame that does not end the message: read on.
+            return Ok(Step::Next(pos));
+        }
+        let event = Event::Fragment {
+            kind: frame.kind,
+            data,
+            fin,
+        };
+        Ok(Step::Done(Received::found(pos + n, event)))
+    }
+
+    /// A frame header at `input[pos..]`: a control frame is handled whole, a
+    /// data frame starts (and comes whole when it is all in `input`).
+    fn recv_header<'i>(&mut self, input: &'i [u8], pos: usize) -> Result<Step<'i>, Error> {
+        let rest = &input[pos..];
+        let parsed = FrameHeader::parse(rest).map_err(|e| self.fail(e))?;
+        let Some((header, header_len)) = parsed else {
+            return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
+        };
+        if header.rsv != 0 {
+            return Err(self.fail(ProtocolError::ReservedBits));
+        }
+        if header.mask.is_some() {
+            return Err(self.fail(ProtocolError::MaskedFrame));
+        }
+        if header.opcode.is_control() {
+            // At most 125 bytes: wait until the whole frame is here.
+            let total = header_len + header.payload_len as usize;
+            let Some(payload) = rest.get(header_len..total) else {
+                return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
+            };
+            let received = match self.control(header.opcode, payload)? {
+                Some(event) => Received::found(pos + total, event),
+                None => Received::need(pos, Progress::NeedTransmit),
+            };
+            return Ok(Step::Done(received));
+        }
+        self.start_data(&header, input, pos + header_len)
+    }
+
+    /// A data frame whose payload starts at `input[pos..]`.
+    fn start_data<'i>(
+        &mut self,
+        header: &FrameHeader,
+        input: &'i [u8],
+        pos: usize,
+    ) -> Result<Step<'i>, Error> {
+        let kind = match (header.opcode, self.message) {
+            (OpCode::Continuation, Some(kind)) => kind,
+            (OpCode::Continuation, None) => {
+                return Err(self.fail(ProtocolError::UnexpectedContinuation))
+            }
+            (_, Some(_)) => return Err(self.fail(ProtocolError::ExpectedContinuation)),
+            (OpCode::Text, None) => DataKind::Text,
+            (_, None) => DataKind::Binary,
+        };
+        let len = header.payload_len;
+        let total_len = self.message_len.saturating_add(len);
+        if total_len > self.limits.max_message_size {
+            return Err(self.fail(ProtocolError::MessageTooBig));
+        }
+        // Fast path: a whole single-frame message already in the input.
+        let whole = usize::try_from(len)
+            .ok()
+            .and_then(|l| input.get(pos..)?.get(..l))
+            .filter(|_| header.fin && self.message.is_none());
+        if let Some(payload) = whole {
+            let event = match kind {
+                DataKind::Binary => Event::Binary(payload),
+                DataKind::Text => match crate::utf8::validate(payload) {
+                    Ok(text) => Event::Text(text),
+                    Err(_) => return Err(self.fail(ProtocolError::InvalidUtf8)),
+                },
+            };
+            return Ok(Step::Done(Received::found(pos + payload.len(), event)));
+        }
+        self.message = Some(kind);
+        self.message_len = total_len;
+        self.frame = Some(InFrame {
+            kind,
+            fin: header.fin,
+            remaining: len,
+        });
+        Ok(Step::Next(pos))
     }
 
     /// Handles a whole control frame. `Ok(None)` means a pong does not fit the
@@ -763,6 +801,19 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     /// Closed with nothing left to transmit: the transport can be closed.
     pub fn is_finished(&self) -> bool {
         matches!(self.phase, Phase::Closed) && self.tx.pending().is_empty()
+    }
+
+    /// The host named in the request (a name to resolve or an IP literal,
+    /// without brackets or port) until the handshake ends; `None` after.
+    /// The request stays in the queue's storage until then, so transports
+    /// resolve the name from here instead of parsing the request again.
+    pub fn request_host(&self) -> Option<&str> {
+        if !matches!(self.phase, Phase::Handshake { .. }) {
+            return None;
+        }
+        let (from, to) = self.request.host;
+        let bytes = self.tx.storage().get(usize::from(from)..usize::from(to))?;
+        core::str::from_utf8(bytes).ok()
     }
 
     /// The largest message accepted ([`Config::max_message_size`]).

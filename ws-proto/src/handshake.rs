@@ -42,6 +42,9 @@ pub struct RequestLayout {
     pub key_at: usize,
     /// Byte range of the offered subprotocol list (empty when none).
     pub protocols: (usize, usize),
+    /// Byte range of the host in the `Host` header: the name to resolve, or
+    /// the IP literal without brackets and port.
+    pub host: (usize, usize),
 }
 
 /// Base64 of the 16-byte nonce, as sent in `Sec-WebSocket-Key`.
@@ -158,10 +161,12 @@ pub fn write_request(
     w.put(b" HTTP/1.1\r\nHost: ")?;
     if url.ipv6 {
         w.put(b"[")?;
-        w.put(url.host.as_bytes())?;
+    }
+    let host_at = w.at;
+    w.put(url.host.as_bytes())?;
+    let host = (host_at, w.at);
+    if url.ipv6 {
         w.put(b"]")?;
-    } else {
-        w.put(url.host.as_bytes())?;
     }
     if !url.default_port() {
         w.put(b":")?;
@@ -195,6 +200,7 @@ pub fn write_request(
         len: w.at,
         key_at,
         protocols,
+        host,
     })
 }
 
@@ -358,6 +364,9 @@ mod tests {
              Sec-WebSocket-Version: 13\r\n\r\n"
         );
         assert_eq!(&req.as_bytes()[layout.key_at..layout.key_at + 24], KEY);
+        let (h0, h1) = layout.host;
+        assert!(matches!(req.as_bytes()[h0 - 1], b' ' | b'['));
+        assert!(matches!(req.as_bytes()[h1], b'\r' | b':' | b']'));
         assert_eq!(layout.protocols, (0, 0));
 
         let opts = HandshakeOptions {

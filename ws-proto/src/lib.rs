@@ -80,7 +80,9 @@ pub mod utf8;
 
 pub use assembler::{AssembleError, Assembler, Message};
 pub use close::CloseFrame;
-pub use connection::{Config, Connection, DataKind, Event, Received, State, MIN_RECV_BUFFER};
+pub use connection::{
+    Config, Connection, DataKind, Event, Progress, Received, State, MIN_RECV_BUFFER,
+};
 pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
 pub use handshake::HandshakeOptions;
 pub use random::{Random, RandomError};

@@ -7,23 +7,28 @@
 //!   socket.read(session.read_buf()) ─► session.commit_read(n)
 //!   while let Some(ev) = session.poll_event(now) { deliver ev }
 //!   socket.write(session.transmit()) ─► session.advance_transmit(n)
-//!   on EOF: session.handle_eof() ; on timer: session.handle_timeout(now)
+//!   on EOF: session.handle_eof() ; on a failure: session.handle_link_error(e)
+//!   on timer: session.handle_timeout(now)
 //! ```
 //!
 //! The session keeps unconsumed bytes between reads (the contract of
 //! [`Connection::recv`]), joins fragmented messages in bounded storage (or
 //! streams them as pieces, if built with [`Session::streaming`]), and reports
-//! the end of the connection exactly once as [`SessionEvent::Closed`].
-//! Transport failures that happen outside the protocol (refused, name not
-//! found, reset) are named by [`LinkError`] so that every transport reports
-//! them alike.
+//! the end of the connection exactly once as [`SessionEvent::Closed`]. An end
+//! of stream or a link failure is recorded, and reported only after the
+//! events of every byte received before it. Transport failures that happen
+//! outside the protocol (refused, name not found, reset) are named by
+//! [`LinkError`] so that every transport reports them alike.
+//!
+//! Most transports do not drive a session by hand: [`crate::driver`] does
+//! it for a set of connections, and the transport executes its actions.
 
 use core::fmt;
 
 use crate::assembler::{Assembler, Message};
 use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
-use crate::connection::{Connection, DataKind, Event, State, MIN_RECV_BUFFER};
-use crate::error::Error;
+use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
+use crate::error::{Error, HandshakeError};
 use crate::random::Random;
 use crate::time::Instant;
 
@@ -96,6 +101,10 @@ pub enum LinkError {
     Reset,
     /// The network is not up (e.g. the station has no IP yet).
     NetworkDown,
+    /// The TLS layer failed (handshake or alert).
+    Tls,
+    /// Nothing at all arrived within the keepalive timeout.
+    KeepaliveTimeout,
     /// Any other I/O failure.
     Io,
 }
@@ -108,6 +117,8 @@ impl fmt::Display for LinkError {
             LinkError::ConnectTimeout => "connect timed out",
             LinkError::Reset => "connection reset",
             LinkError::NetworkDown => "network is down",
+            LinkError::Tls => "TLS failure",
+            LinkError::KeepaliveTimeout => "no answer to the keepalive ping",
             LinkError::Io => "I/O error",
         })
     }
@@ -137,6 +148,15 @@ impl fmt::Display for SessionConfigError {
 
 impl core::error::Error for SessionConfigError {}
 
+/// How the link under a session ended, as the transport saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkEnd {
+    /// End of stream: the server closed its side.
+    Eof,
+    /// The link failed.
+    Failed(LinkError),
+}
+
 /// A connection, its receive buffer `RX` and its assembler storage `A`.
 #[derive(Debug)]
 pub struct Session<R, TX, RX, A> {
@@ -149,6 +169,10 @@ pub struct Session<R, TX, RX, A> {
     deferred: usize,
     assembler: Assembler<A>,
     streaming: bool,
+    /// How the link ended; reported once the bytes before it gave their events.
+    link_end: Option<LinkEnd>,
+    /// An end decided outside the decoder (a timer), reported next.
+    timer_end: Option<Error>,
     /// The terminal event was delivered.
     ended: bool,
 }
@@ -204,6 +228,8 @@ where
             deferred: 0,
             assembler: Assembler::new(assembler),
             streaming,
+            link_end: None,
+            timer_end: None,
             ended: false,
         })
     }
@@ -229,11 +255,11 @@ where
 
     /// Free room to read socket bytes into; call [`commit_read`](Self::commit_read)
     /// with how many were read. Empty when the buffer is full of bytes the
-    /// connection cannot consume yet (transmit first), or once the connection
-    /// is closed.
+    /// connection cannot consume yet (transmit first), once the link ended,
+    /// or once the connection is closed.
     pub fn read_buf(&mut self) -> &mut [u8] {
         self.settle();
-        if self.ended || self.conn.state() == State::Closed {
+        if self.ended || self.link_end.is_some() || self.conn.state() == State::Closed {
             return &mut [];
         }
         let cap = self.rx.as_ref().len();
@@ -252,6 +278,16 @@ where
         &mut self.rx.as_mut()[end..]
     }
 
+    /// The whole receive buffer as scratch space, once the terminal event was
+    /// delivered (to read and discard what a lingering socket still gets);
+    /// empty before that.
+    pub fn discard_buf(&mut self) -> &mut [u8] {
+        if !self.ended {
+            return &mut [];
+        }
+        self.rx.as_mut()
+    }
+
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf).
     pub fn commit_read(&mut self, n: usize) {
         self.end = (self.end + n).min(self.rx.as_ref().len());
@@ -259,120 +295,101 @@ where
 
     /// The next event, if any. Call it until `None` after each read, and also
     /// after transmitting (a ping may be waiting for room for its pong).
+    /// After an end of stream or a link failure it reports the events of the
+    /// bytes received before it, then the end.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
         self.settle();
         if self.ended {
             return None;
         }
-        if self.conn.state() == State::Closed {
+        if let Some(e) = self.timer_end.take() {
+            return self.end_with(Disconnect::Error(e));
+        }
+        if self.conn.state() == State::Closed && self.link_end.is_none() {
             return self.end_with(Disconnect::Local);
         }
-        let rx = self.rx.as_ref();
-        let mut start = self.start;
-        let end = self.end;
-        let result = loop {
-            match self.conn.recv(now, &rx[start..end]) {
-                Err(e) => {
-                    self.assembler.reset();
-                    break Err(e);
-                }
-                Ok(r) => {
-                    start += r.consumed;
-                    let Some(event) = r.event else {
-                        break Ok(None);
-                    };
-                    match event {
-                        Event::Fragment { kind, data, fin } if !self.streaming => {
-                            if !fin {
-                                if self.assembler.push(kind, data, false).is_err() {
-                                    break Ok(Some(Overflow));
-                                }
-                                continue;
-                            }
-                            break Ok(Some(Joined(kind, data)));
-                        }
-                        other => break Ok(Some(Direct(other))),
-                    }
-                }
+        let Session {
+            conn,
+            rx,
+            start,
+            end,
+            deferred,
+            assembler,
+            streaming,
+            link_end,
+            ended,
+            ..
+        } = self;
+        let rx: &[u8] = (*rx).as_ref();
+        let (pos, stop) = decode(conn, &rx[..*end], *start, assembler, *streaming, now);
+        match stop {
+            Stop::Event(event) => {
+                *deferred = pos - *start;
+                *ended = matches!(event, SessionEvent::Closed(_));
+                Some(event)
             }
-        };
-        // Events borrow `rx`; the bytes they cover are consumed on the next call.
-        match result {
-            Ok(None) => {
-                self.start = start;
-                let full = self.start == 0 && self.end == self.rx.as_ref().len();
-                if full && self.conn.state() == State::Connecting {
-                    // The response header does not fit the receive buffer.
-                    let e = Error::Handshake(crate::error::HandshakeError::HeaderTooLarge);
-                    let _ = self.conn.close(now, crate::close::NORMAL, "");
-                    self.ended = true;
-                    return Some(SessionEvent::Closed(Disconnect::Error(e)));
-                }
-                None
-            }
-            Err(e) => {
-                self.start = start;
-                self.ended = true;
+            Stop::Failed(e) => {
+                *start = pos;
+                *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
-            Ok(Some(Overflow)) => {
-                self.start = start;
-                let _ = self.conn.close(now, MESSAGE_TOO_BIG, "");
+            Stop::TooBig => {
+                *start = pos;
+                let _ = conn.close(now, MESSAGE_TOO_BIG, "");
                 None
             }
-            Ok(Some(Joined(kind, data))) => {
-                self.deferred = start - self.start;
-                match self.assembler.push(kind, data, true) {
-                    Ok(Some(m)) => Some(SessionEvent::Message(m)),
-                    Ok(None) | Err(_) => {
-                        let _ = self.conn.close(now, MESSAGE_TOO_BIG, "");
-                        None
+            Stop::Waiting => {
+                *start = pos;
+                let full = *start == 0 && *end == rx.len();
+                let end = match (conn.state(), *link_end) {
+                    // The response header does not fit the receive buffer.
+                    (State::Connecting, _) if full => {
+                        let _ = conn.close(now, crate::close::NORMAL, "");
+                        Some(Error::Handshake(HandshakeError::HeaderTooLarge).into())
                     }
-                }
-            }
-            Ok(Some(Direct(event))) => {
-                self.deferred = start - self.start;
-                Some(match event {
-                    Event::Connected { protocol } => SessionEvent::Connected { protocol },
-                    Event::Text(t) => SessionEvent::Message(Message::Text(t)),
-                    Event::Binary(b) => SessionEvent::Message(Message::Binary(b)),
-                    Event::Fragment { kind, data, fin } => {
-                        SessionEvent::Fragment { kind, data, fin }
+                    // The bytes before the end of stream are all decoded.
+                    (_, Some(LinkEnd::Eof)) => Some(eof(conn, *end - *start)),
+                    // A failed link takes no pong: do not wait for room.
+                    (_, Some(LinkEnd::Failed(e))) => {
+                        let _ = conn.handle_eof(0);
+                        Some(Disconnect::Link(e))
                     }
-                    Event::Ping(p) => SessionEvent::Ping(p),
-                    Event::Pong(p) => SessionEvent::Pong(p),
-                    Event::Closed(frame) => {
-                        self.ended = true;
-                        SessionEvent::Closed(Disconnect::Clean(frame))
-                    }
-                })
+                    (_, None) => None,
+                }?;
+                // The assembler is not used again: no reset needed.
+                *ended = true;
+                Some(SessionEvent::Closed(end))
             }
         }
     }
 
-    /// Checks timers; reports the end if one expired.
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<SessionEvent<'static>> {
-        match self.conn.handle_timeout(now) {
-            Err(e) => self.end_with(Disconnect::Error(e)),
-            Ok(()) => None,
+    /// Checks timers; an expired one ends the session, reported by the next
+    /// [`poll_event`](Self::poll_event).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended || self.timer_end.is_some() {
+            return;
+        }
+        if let Err(e) = self.conn.handle_timeout(now) {
+            self.timer_end = Some(e);
         }
     }
 
-    /// The transport reached end of stream; reports the end unless it was
-    /// already reported.
-    pub fn handle_eof(&mut self) -> Option<SessionEvent<'static>> {
-        self.settle();
-        match self.conn.handle_eof(self.end - self.start) {
-            Err(e) => self.end_with(Disconnect::Error(e)),
-            // Already closed: the end was reported, unless it was a local abort.
-            Ok(()) => self.end_with(Disconnect::Local),
-        }
+    /// The transport reached end of stream. Reported by
+    /// [`poll_event`](Self::poll_event) after the events of the bytes
+    /// received before it.
+    pub fn handle_eof(&mut self) {
+        self.link_end.get_or_insert(LinkEnd::Eof);
     }
 
-    /// The transport failed; reports the end unless it was already reported.
-    pub fn handle_link_error(&mut self, e: LinkError) -> Option<SessionEvent<'static>> {
-        let _ = self.conn.handle_eof(0);
-        self.end_with(Disconnect::Link(e))
+    /// The transport failed. Reported by [`poll_event`](Self::poll_event)
+    /// after the events of the bytes received before it.
+    pub fn handle_link_error(&mut self, e: LinkError) {
+        self.link_end.get_or_insert(LinkEnd::Failed(e));
+    }
+
+    /// How the link ended, if the transport reported it.
+    pub fn link_end(&self) -> Option<LinkEnd> {
+        self.link_end
     }
 
     fn end_with(&mut self, d: Disconnect<'static>) -> Option<SessionEvent<'static>> {
@@ -396,6 +413,9 @@ where
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ended || self.timer_end.is_some() {
+            return None;
+        }
         self.conn.poll_timeout()
     }
 
@@ -411,13 +431,96 @@ where
     }
 }
 
-/// What the receive loop stopped on (private plumbing of `poll_event`).
-enum Stop<'a> {
-    Direct(Event<'a>),
-    Joined(DataKind, &'a [u8]),
-    Overflow,
+impl From<Error> for Disconnect<'_> {
+    fn from(e: Error) -> Self {
+        Disconnect::Error(e)
+    }
 }
-use Stop::{Direct, Joined, Overflow};
+
+/// The end of stream, as the connection judges it: unexpected unless the
+/// close handshake had completed.
+fn eof<R: Random, TX: AsRef<[u8]> + AsMut<[u8]>>(
+    conn: &mut Connection<R, TX>,
+    unconsumed: usize,
+) -> Disconnect<'static> {
+    match conn.handle_eof(unconsumed) {
+        Err(e) => Disconnect::Error(e),
+        Ok(()) => Disconnect::Local,
+    }
+}
+
+/// Where the decoder stopped (private plumbing of `poll_event`).
+enum Stop<'a> {
+    /// An event to hand out.
+    Event(SessionEvent<'a>),
+    /// The connection failed.
+    Failed(Error),
+    /// A message does not fit the assembler.
+    TooBig,
+    /// No event in the bytes there are (more input, or room to transmit, is
+    /// needed).
+    Waiting,
+}
+
+/// Runs the connection over `rx[start..]` until an event, joining fragments
+/// in `assembler` unless `streaming`. Returns the offset it got to.
+fn decode<'a, R, TX, A>(
+    conn: &mut Connection<R, TX>,
+    rx: &'a [u8],
+    mut start: usize,
+    assembler: &'a mut Assembler<A>,
+    streaming: bool,
+    now: Instant,
+) -> (usize, Stop<'a>)
+where
+    R: Random,
+    TX: AsRef<[u8]> + AsMut<[u8]>,
+    A: AsRef<[u8]> + AsMut<[u8]>,
+{
+    loop {
+        let r = match conn.recv(now, &rx[start..]) {
+            Ok(r) => r,
+            Err(e) => {
+                assembler.reset();
+                return (start, Stop::Failed(e));
+            }
+        };
+        start += r.consumed;
+        let event = match r.progress {
+            Progress::Event(event) => event,
+            Progress::NeedInput | Progress::NeedTransmit => return (start, Stop::Waiting),
+        };
+        let stop = match event {
+            Event::Fragment { kind, data, fin } if !streaming => {
+                if !fin {
+                    if assembler.push(kind, data, false).is_err() {
+                        return (start, Stop::TooBig);
+                    }
+                    continue;
+                }
+                match assembler.push(kind, data, true) {
+                    Ok(Some(m)) => Stop::Event(SessionEvent::Message(m)),
+                    Ok(None) | Err(_) => Stop::TooBig,
+                }
+            }
+            other => Stop::Event(direct(other)),
+        };
+        return (start, stop);
+    }
+}
+
+/// The session event for a connection event that needs no joining.
+fn direct(event: Event<'_>) -> SessionEvent<'_> {
+    match event {
+        Event::Connected { protocol } => SessionEvent::Connected { protocol },
+        Event::Text(t) => SessionEvent::Message(Message::Text(t)),
+        Event::Binary(b) => SessionEvent::Message(Message::Binary(b)),
+        Event::Fragment { kind, data, fin } => SessionEvent::Fragment { kind, data, fin },
+        Event::Ping(p) => SessionEvent::Ping(p),
+        Event::Pong(p) => SessionEvent::Pong(p),
+        Event::Closed(frame) => SessionEvent::Closed(Disconnect::Clean(frame)),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -542,6 +645,30 @@ mod tests {
     }
 
     #[test]
+    fn events_buffered_before_a_fault_come_first() {
+        for fault in [None, Some(LinkError::Reset)] {
+            let (mut s, mut all) = session(100, 100);
+            all.extend_from_slice(b"\x81\x02hi\x81\x01!");
+            let buf = s.read_buf();
+            buf[..all.len()].copy_from_slice(&all);
+            s.commit_read(all.len());
+            match fault {
+                Some(e) => s.handle_link_error(e),
+                None => s.handle_eof(),
+            }
+            assert!(s.read_buf().is_empty(), "no read after the end");
+            let mut got = Vec::new();
+            while let Some(ev) = s.poll_event(Instant::ZERO) {
+                got.push(std::format!("{ev:?}"));
+            }
+            assert_eq!(got.len(), 4, "{got:?}");
+            assert!(got[1].contains("\"hi\"") && got[2].contains("\"!\""));
+            assert!(got[3].starts_with("Closed("), "{got:?}");
+            assert!(s.has_ended());
+        }
+    }
+
+    #[test]
     fn limits_and_storage_checks() {
         let (mut s, mut all) = session(100, 100);
         all.extend_from_slice(b"\x82\x65");
@@ -579,14 +706,15 @@ mod tests {
         let (mut s, all) = session(100, 100);
         let events = run(&mut s, &all, 1000);
         assert_eq!(events, vec![Owned::Connected]);
+        s.handle_eof();
         assert!(matches!(
-            s.handle_eof(),
+            s.poll_event(Instant::ZERO),
             Some(SessionEvent::Closed(Disconnect::Error(
                 Error::UnexpectedEof { .. }
             )))
         ));
-        assert_eq!(s.handle_eof(), None);
-        assert_eq!(s.handle_link_error(LinkError::Reset), None);
+        s.handle_eof();
+        s.handle_link_error(LinkError::Reset);
         assert_eq!(s.poll_event(Instant::ZERO), None);
         // A local abort before the handshake ends once, as Local.
         let (mut s, _) = session(100, 100);

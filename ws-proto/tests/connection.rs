@@ -52,7 +52,7 @@ fn rfc_5_7_single_frame_text() {
     let mut conn = open(10);
     let r = conn.recv(Instant::ZERO, &bytes).unwrap();
     assert_eq!(r.consumed, 7);
-    assert_eq!(r.event, Some(Event::Text("Hello")));
+    assert_eq!(r.event(), Some(Event::Text("Hello")));
     // Split at every byte: the same text, as fragments.
     for cut in 1..bytes.len() {
         let mut conn = open(11);

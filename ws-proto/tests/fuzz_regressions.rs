@@ -83,7 +83,7 @@ Connection: Upgrade\r\nSec-WebSocket-Accept: "
     response.extend_from_slice(&accept_key(&request[at..at + 24]));
     response.extend_from_slice(b"\r\n\r\n");
     let r = conn.recv(Instant::ZERO, &response).unwrap();
-    assert_eq!(r.event, Some(Event::Connected { protocol: None }));
+    assert_eq!(r.event(), Some(Event::Connected { protocol: None }));
     assert_eq!(r.consumed, response.len());
     conn
 }
@@ -107,7 +107,7 @@ fn pings_that_overfill_the_queue_are_all_answered_after_transmits() {
         loop {
             let r = conn.recv(Instant::ZERO, &input[pos..]).unwrap();
             pos += r.consumed;
-            match r.event {
+            match r.event() {
                 Some(Event::Ping(p)) => {
                     assert_eq!(p, [pings; 65], "ping {pings}");
                     pings += 1;

@@ -237,11 +237,11 @@ fn partial_response_consumes_nothing() {
     let resp = response_for(&key, "");
     for n in 0..resp.len() {
         let r = conn.recv(Instant::ZERO, &resp[..n]).unwrap();
-        assert_eq!((r.consumed, r.event), (0, None), "at {n}");
+        assert_eq!((r.consumed, r.event()), (0, None), "at {n}");
         assert_eq!(conn.state(), State::Connecting);
     }
     let r = conn.recv(Instant::ZERO, &resp).unwrap();
-    assert_eq!(r.event, Some(Event::Connected { protocol: None }));
+    assert_eq!(r.event(), Some(Event::Connected { protocol: None }));
 }
 
 /// Commands before the handshake completes are refused with `NotOpen`.

@@ -156,13 +156,13 @@ fn pong_that_does_not_fit_stalls_the_ping() {
     // A text frame, then a second ping whose pong does not fit.
     let input = [frame(TEXT, b"t"), frame(PING, &[2; 125])].concat();
     let r = conn.recv(Instant::ZERO, &input).unwrap();
-    assert_eq!(r.event, Some(Event::Text("t")));
+    assert_eq!(r.event(), Some(Event::Text("t")));
     assert_eq!(r.consumed, 3);
     let rest = &input[r.consumed..];
     for _ in 0..3 {
         let r = conn.recv(Instant::ZERO, rest).unwrap();
         assert_eq!(
-            (r.consumed, r.event),
+            (r.consumed, r.event()),
             (0, None),
             "the ping stays unconsumed"
         );
@@ -178,7 +178,7 @@ fn pong_that_does_not_fit_stalls_the_ping() {
     assert_eq!(before.last().unwrap().payload, vec![1; 125]);
     let r = conn.recv(Instant::ZERO, rest).unwrap();
     assert_eq!(r.consumed, rest.len());
-    assert_eq!(r.event, Some(Event::Ping(&[2; 125])));
+    assert_eq!(r.event(), Some(Event::Ping(&[2; 125])));
     let after = drain(&mut conn);
     assert_eq!(after.len(), 1);
     assert_eq!(

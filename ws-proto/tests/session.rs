@@ -157,8 +157,10 @@ fn whole_messages_whatever_the_read_sizes() {
         assert!(s.has_ended());
         assert!(s.is_finished());
         // Nothing after the end.
-        assert_eq!(s.handle_eof(), None);
-        assert_eq!(s.handle_link_error(LinkError::Reset), None);
+        s.handle_eof();
+        assert!(s.poll_event(Instant::ZERO).is_none());
+        s.handle_link_error(LinkError::Reset);
+        assert!(s.poll_event(Instant::ZERO).is_none());
         assert!(s.poll_event(Instant::ZERO).is_none());
         assert!(s.read_buf().is_empty());
     }
@@ -220,7 +222,8 @@ fn violation_is_reported_once() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].close_code(), Some(1009));
     assert!(s.is_finished());
-    assert_eq!(s.handle_eof(), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
 }
 
 /// End of stream inside a frame: reported once as `UnexpectedEof`.
@@ -232,13 +235,16 @@ fn eof_mid_frame_is_reported_once() {
     let (events, _) = pump(&mut s, &input, &[4096]);
     assert_eq!(events.first(), Some(&SEv::Connected(None)));
     assert!(!events.iter().any(SEv::is_end));
-    let end = s.handle_eof().map(SEv::from);
+    s.handle_eof();
+    let end = s.poll_event(Instant::ZERO).map(SEv::from);
     assert_eq!(
         end,
         Some(SEv::Error(Error::UnexpectedEof { mid_frame: true }))
     );
-    assert_eq!(s.handle_eof(), None);
-    assert_eq!(s.handle_link_error(LinkError::Reset), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
+    s.handle_link_error(LinkError::Reset);
+    assert!(s.poll_event(Instant::ZERO).is_none());
     assert!(s.poll_event(Instant::ZERO).is_none());
 }
 
@@ -248,11 +254,15 @@ fn link_error_is_reported_once() {
     let (mut s, resp) = session(6, config_max(1024), RX, TX_CAP);
     let (events, _) = pump(&mut s, &resp, &[4096]);
     assert_eq!(events, vec![SEv::Connected(None)]);
-    let end = s.handle_link_error(LinkError::Reset).map(SEv::from);
+    s.handle_link_error(LinkError::Reset);
+    let end = s.poll_event(Instant::ZERO).map(SEv::from);
     assert_eq!(end, Some(SEv::Link(LinkError::Reset)));
-    assert_eq!(s.handle_eof(), None);
-    assert_eq!(s.handle_link_error(LinkError::Io), None);
-    assert_eq!(s.handle_timeout(Instant::from_millis(u64::MAX)), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
+    s.handle_link_error(LinkError::Io);
+    assert!(s.poll_event(Instant::ZERO).is_none());
+    s.handle_timeout(Instant::from_millis(u64::MAX));
+    assert!(s.poll_event(Instant::ZERO).is_none());
     assert!(s.poll_event(Instant::ZERO).is_none());
     assert!(s.has_ended());
 }
@@ -262,15 +272,15 @@ fn link_error_is_reported_once() {
 fn handshake_timeout_is_reported_once() {
     let (mut s, _) = session(7, config_max(1024), RX, TX_CAP);
     let deadline = s.poll_timeout().unwrap();
-    assert_eq!(
-        s.handle_timeout(Instant::from_millis(deadline.millis() - 1)),
-        None
-    );
-    let end = s.handle_timeout(deadline).map(SEv::from);
+    s.handle_timeout(Instant::from_millis(deadline.millis() - 1));
+    assert_eq!(s.poll_timeout(), Some(deadline), "not yet");
+    s.handle_timeout(deadline);
+    let end = s.poll_event(deadline).map(SEv::from);
     assert_eq!(end, Some(SEv::Error(Error::HandshakeTimeout)));
-    assert_eq!(s.handle_timeout(deadline), None);
+    s.handle_timeout(deadline);
     assert!(s.poll_event(deadline).is_none());
-    assert_eq!(s.handle_eof(), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
     assert!(s.is_finished());
 }
 
@@ -282,7 +292,8 @@ fn local_abort_is_reported_once() {
     let end = s.poll_event(Instant::ZERO).map(SEv::from);
     assert_eq!(end, Some(SEv::Local));
     assert!(s.poll_event(Instant::ZERO).is_none());
-    assert_eq!(s.handle_eof(), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
     assert!(s.is_finished());
 }
 
@@ -299,7 +310,8 @@ fn client_close_then_server_close_is_clean() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].payload, b"\x03\xe8bye");
     assert!(s.is_finished());
-    assert_eq!(s.handle_eof(), None);
+    s.handle_eof();
+    assert!(s.poll_event(Instant::ZERO).is_none());
 }
 
 /// A response header that does not fit the receive buffer fails the

@@ -148,7 +148,7 @@ pub(crate) fn open_with(seed: u64, config: Config, tx_cap: usize) -> Conn {
     let (_, key) = take_request(&mut conn);
     let resp = response_for(&key, "");
     let r = conn.recv(Instant::ZERO, &resp).unwrap();
-    assert_eq!(r.event, Some(Event::Connected { protocol: None }));
+    assert_eq!(r.event(), Some(Event::Connected { protocol: None }));
     assert_eq!(r.consumed, resp.len());
     assert_eq!(conn.state(), State::Open);
     assert!(conn.transmit().is_empty());
@@ -469,8 +469,8 @@ impl Feeder {
             let r = conn.recv(self.now, &self.pending)?;
             assert!(r.consumed <= self.pending.len());
             let consumed = r.consumed;
-            let done = r.event.is_none();
-            if let Some(e) = r.event {
+            let done = r.event().is_none();
+            if let Some(e) = r.event() {
                 f(e);
             }
             self.pending.drain(..consumed);
