@@ -136,7 +136,12 @@ impl Fake {
 impl Transport for Fake {
     type Id = u32;
 
-    fn open(&mut self, url: &str, _now: Instant) -> Result<u32, OpenFailure> {
+    fn open_with(
+        &mut self,
+        url: &str,
+        _options: &ws_proto::HandshakeOptions<'_>,
+        _now: Instant,
+    ) -> Result<u32, OpenFailure> {
         Url::parse(url).map_err(OpenFailure::Url)?;
         if self.conns.len() >= 16 {
             return Err(OpenFailure::TooManyConnections);
@@ -147,6 +152,10 @@ impl Transport for Fake {
     }
 
     fn send_text(&mut self, id: u32, _text: &str) -> Result<(), CommandFailure> {
+        self.command(id)
+    }
+
+    fn send_binary(&mut self, id: u32, _data: &[u8]) -> Result<(), CommandFailure> {
         self.command(id)
     }
 

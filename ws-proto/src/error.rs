@@ -145,6 +145,10 @@ pub enum Error {
     /// The random source failed while a pong or close frame was due; the
     /// connection closed without sending it.
     Random,
+    /// Keepalive: nothing at all arrived within the pong timeout after a
+    /// ping; a close frame with 1011 was queued and the link is released
+    /// at once (the peer is presumed gone).
+    KeepaliveTimeout,
 }
 
 impl Error {
@@ -152,6 +156,7 @@ impl Error {
     pub const fn close_code_sent(&self) -> Option<u16> {
         match self {
             Error::Protocol(p) => Some(p.close_code()),
+            Error::KeepaliveTimeout => Some(crate::close::INTERNAL_ERROR),
             _ => None,
         }
     }
@@ -169,6 +174,7 @@ impl fmt::Display for Error {
                 f.write_str("connection lost without a close handshake")
             }
             Error::Random => f.write_str("random source failed"),
+            Error::KeepaliveTimeout => f.write_str("no answer to the keepalive ping"),
         }
     }
 }

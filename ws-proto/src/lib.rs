@@ -35,8 +35,8 @@
 //! Modules: [`url`] (`ws://` URLs), [`handshake`] (request and response),
 //! [`frame`] (headers), [`mask`] (the masking hot path), [`utf8`] (incremental
 //! validation), [`close`] (close codes), [`connection`] (the state machine),
-//! [`assembler`] (whole messages), [`session`] (connection + buffers, for
-//! transports), [`queue`] (the outbound queue), [`time`],
+//! [`assembler`] (whole messages), [`session`] (connection + buffers),
+//! [`driver`] (the lifecycle of a set of connections, for transports), [`queue`] (the outbound queue), [`time`],
 //! [`random`], [`error`].
 #![no_std]
 // One measured hot path needs `unsafe` (the ASCII fast path in `utf8::validate`,
@@ -67,6 +67,7 @@ mod test_config {
 pub mod assembler;
 pub mod close;
 pub mod connection;
+pub mod driver;
 pub mod error;
 pub mod frame;
 pub mod handshake;
@@ -86,7 +87,8 @@ pub use connection::{
 pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
 pub use handshake::HandshakeOptions;
 pub use random::{Random, RandomError};
-pub use session::{Disconnect, LinkError, Session, SessionConfigError, SessionEvent};
+pub use driver::{CommandError, ConnId, Driver, DriverConfig, OpenError, Transport};
+pub use session::{Disconnect, LinkEnd, LinkError, Session, SessionConfigError, SessionEvent};
 pub use time::Instant;
 pub use url::Url;
 

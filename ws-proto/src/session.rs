@@ -103,8 +103,6 @@ pub enum LinkError {
     NetworkDown,
     /// The TLS layer failed (handshake or alert).
     Tls,
-    /// Nothing at all arrived within the keepalive timeout.
-    KeepaliveTimeout,
     /// Any other I/O failure.
     Io,
 }
@@ -118,7 +116,6 @@ impl fmt::Display for LinkError {
             LinkError::Reset => "connection reset",
             LinkError::NetworkDown => "network is down",
             LinkError::Tls => "TLS failure",
-            LinkError::KeepaliveTimeout => "no answer to the keepalive ping",
             LinkError::Io => "I/O error",
         })
     }

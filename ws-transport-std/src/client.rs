@@ -1,39 +1,42 @@
-//! The [`Client`]: up to `max_connections` WebSocket connections over `mio`
-//! sockets, advanced by [`Client::poll`] and put to sleep by [`Client::wait`].
+//! The [`Client`]: a [`ws_proto::Driver`] executed on `mio` sockets, with
+//! name resolution on worker threads.
 //!
-//! Each connection is a slot holding a [`ws_proto::Session`] and its link:
+//! The driver decides everything about a connection's life (resolve,
+//! connect, next address, handshake, timers, the TCP close policy, linger,
+//! fairness, faults after buffered events). This file only executes its
+//! actions:
 //!
 //! ```text
-//!   open ─► Resolving (worker thread) ─► Connecting (non-blocking connect, next address on failure)
-//!        └► Connecting (IP literal)         │
-//!                                           ▼
-//!                                     Connected: socket ⇄ session bytes
-//!   Closed event ─► the slot is freed; the socket lingers (flush the close frame,
-//!                   wait for the server's FIN, bounded by `linger_ms`), then closes.
+//!   Resolve  ─► a worker thread runs getaddrinfo, wakes the poller; the answer goes to handle_resolved
+//!   Connect  ─► non-blocking TcpStream::connect, registered with mio; on readiness, take_error/peer_addr
+//!   Read     ─► stream.read(buf)      ─► handle_read(Io)
+//!   Write    ─► stream.write(bytes)   ─► handle_write(Io)
+//!   Shutdown ─► stream.shutdown(Write)
+//!   Close    ─► deregister, drop
 //! ```
 //!
-//! Sockets are edge-triggered: a readiness event sets a slot's `readable` /
-//! `writable` hint, which stays set until a read or write returns
-//! `WouldBlock`. `poll` does the I/O the hints allow, then asks the sessions
-//! for events, round-robin across connections. A failure on the socket is
-//! reported only after the events of the bytes already read.
+//! Sockets are edge-triggered: a readiness event is passed on as a
+//! [`Readiness`] hint, which the driver keeps until a read or write says
+//! `WouldBlock`.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::mem;
-use std::net::{IpAddr, Shutdown, SocketAddr, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use ws_proto::driver::{
+    Action, ConnectOutcome, DriverConfig, Io, Readiness, Resolution, Slot, Storage,
+};
 use ws_proto::{
-    Config, Connection, Disconnect, HandshakeOptions, Instant, LinkError, Session, SessionEvent,
-    State, Url, UrlError, MIN_RECV_BUFFER,
+    CommandError, Config, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError,
+    OpenError, SessionEvent, State, Transport, MIN_RECV_BUFFER,
 };
 
-use crate::error::{CommandError, OpenError};
+use crate::error::ConfigError;
 use crate::random::BufferedRandom;
 
 /// The token of the waker (DNS answers and [`Notifier`]s).
@@ -43,8 +46,14 @@ const WAKER: Token = Token(usize::MAX);
 /// `tx_capacity`, `max_message_size`).
 const MAX_BUFFER: usize = 1 << 30;
 
-/// The session type of one connection.
-type Sess = Session<BufferedRandom, Vec<u8>, Vec<u8>, Vec<u8>>;
+/// How many actions one pass executes before handing out events again.
+const ACTIONS_PER_PASS: usize = 4096;
+
+/// The storage of one connection.
+type Buf = Vec<u8>;
+
+/// The driver of a client.
+type Core = Driver<BufferedRandom, Buf, Buf, Buf, Vec<Slot<BufferedRandom, Buf, Buf, Buf>>>;
 
 /// What a name resolution worker sends back.
 type Resolved = Result<Vec<SocketAddr>, LinkError>;
@@ -68,7 +77,7 @@ pub struct ClientConfig {
     pub connect_timeout_ms: u64,
     /// After a connection ended, how long its socket may linger to flush the
     /// last bytes (the close frame) and wait for the server to close TCP
-    /// first (default 2 s). The slot is free at once; see [`Client::lingering`].
+    /// first (default 2 s). See [`Client::lingering`].
     pub linger_ms: u64,
     /// Handshake and close timeouts. The handshake timeout counts from
     /// [`Client::open`], so it also bounds name resolution and connect.
@@ -89,18 +98,33 @@ impl Default for ClientConfig {
     }
 }
 
-/// Names one connection of a [`Client`]: a slot and that slot's generation, so
-/// an id whose connection ended never reaches a later connection in the slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ConnId {
-    index: usize,
-    generation: u64,
-}
+impl ClientConfig {
+    /// Refuses a configuration that cannot work.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 || self.max_connections > (1 << 16) {
+            return Err(ConfigError::MaxConnections);
+        }
+        if self.rx_buffer < MIN_RECV_BUFFER {
+            return Err(ConfigError::RxBufferTooSmall);
+        }
+        let sizes = [self.rx_buffer, self.tx_capacity, self.max_message_size];
+        if sizes.iter().any(|&n| n > MAX_BUFFER) {
+            return Err(ConfigError::BufferTooLarge);
+        }
+        Ok(())
+    }
 
-impl ConnId {
-    /// The slot index (`0..max_connections`); slots are reused, ids are not.
-    pub fn slot(self) -> usize {
-        self.index
+    fn driver(&self) -> DriverConfig {
+        DriverConfig {
+            proto: Config {
+                max_message_size: self.max_message_size as u64,
+                ..self.proto
+            },
+            connect_timeout_ms: self.connect_timeout_ms,
+            linger_ms: self.linger_ms,
+            streaming: false,
+            tls: false,
+        }
     }
 }
 
@@ -120,344 +144,17 @@ impl Notifier {
     }
 }
 
-/// The socket side of a connection.
-enum Link {
-    /// A worker thread resolves the host name.
+/// The socket side of one slot.
+enum Sock {
+    /// A worker thread resolves the name.
     Resolving(mpsc::Receiver<Resolved>),
-    /// A non-blocking connect is under way; `rest` are the addresses to try next.
-    Connecting {
+    /// Resolved; the addresses not tried yet.
+    Addresses(VecDeque<SocketAddr>),
+    /// A socket (connecting or connected), and the addresses to try next.
+    Stream {
         stream: TcpStream,
         rest: VecDeque<SocketAddr>,
     },
-    /// TCP is up; bytes flow between the socket and the session.
-    Connected(TcpStream),
-    /// No socket (it failed, or was never made).
-    Gone,
-}
-
-/// How the socket failed or ended, waiting to be reported after the events
-/// of the bytes already read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    Eof,
-    Link(LinkError),
-}
-
-/// A connection in a slot.
-struct Active {
-    id: ConnId,
-    token: Token,
-    session: Sess,
-    link: Link,
-    connect_deadline: Instant,
-    readable: bool,
-    writable: bool,
-    /// A readiness event reported the peer's FIN (or an error): a short read
-    /// no longer means the socket is drained, the EOF is still to be read.
-    read_closed: bool,
-    fault: Option<Fault>,
-    /// The session had no event for the bytes read so far.
-    idle: bool,
-    /// A terminal event produced outside `poll_event` (link failure, timer).
-    pending: Option<SessionEvent<'static>>,
-    /// The `Closed` event was delivered: the id is dead, the slot is freed on
-    /// the next `poll` or `open`.
-    ended: bool,
-    /// It was `Disconnect::Clean`: the socket waits for the server to close
-    /// TCP first (RFC 6455 section 7.1.1) instead of half-closing at once.
-    clean: bool,
-}
-
-impl Active {
-    /// Ends the link and queues the terminal event.
-    fn fail(&mut self, registry: &Registry, e: LinkError) {
-        self.drop_link(registry);
-        if self.pending.is_none() {
-            self.pending = self.session.handle_link_error(e);
-        }
-    }
-
-    fn drop_link(&mut self, registry: &Registry) {
-        match mem::replace(&mut self.link, Link::Gone) {
-            Link::Connecting { mut stream, .. } | Link::Connected(mut stream) => {
-                let _ = registry.deregister(&mut stream);
-            }
-            Link::Resolving(_) | Link::Gone => {}
-        }
-    }
-
-    /// Starts a connect to the first address of `addrs` that takes one.
-    fn connect(
-        &mut self,
-        registry: &Registry,
-        mut addrs: VecDeque<SocketAddr>,
-        mut last: LinkError,
-    ) {
-        while let Some(addr) = addrs.pop_front() {
-            match TcpStream::connect(addr) {
-                Ok(mut stream) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    match registry.register(&mut stream, self.token, interest) {
-                        Ok(()) => {
-                            self.link = Link::Connecting {
-                                stream,
-                                rest: addrs,
-                            };
-                            self.readable = false;
-                            self.writable = false;
-                            self.read_closed = false;
-                            return;
-                        }
-                        Err(e) => last = classify(&e, true),
-                    }
-                }
-                Err(e) => last = classify(&e, true),
-            }
-        }
-        self.fail(registry, last);
-    }
-
-    /// Moves the connection forward: DNS answer, connect, socket I/O, timers.
-    fn drive(&mut self, registry: &Registry, now: Instant) {
-        if self.ended || self.pending.is_some() {
-            return;
-        }
-        if let Link::Resolving(rx) = &self.link {
-            match rx.try_recv() {
-                Ok(Ok(addrs)) => self.connect(registry, addrs.into(), LinkError::NameNotFound),
-                Ok(Err(e)) => self.fail(registry, e),
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => self.fail(registry, LinkError::NameNotFound),
-            }
-        }
-        if matches!(self.link, Link::Resolving(_) | Link::Connecting { .. })
-            && now >= self.connect_deadline
-        {
-            self.fail(registry, LinkError::ConnectTimeout);
-        }
-        if matches!(self.link, Link::Connecting { .. }) && (self.readable || self.writable) {
-            self.check_connect(registry);
-        }
-        if let Link::Connected(stream) = &mut self.link {
-            if self.fault.is_none() {
-                self.fault = write_out(stream, &mut self.session, &mut self.writable);
-            }
-            while self.readable && self.fault.is_none() {
-                let buf = self.session.read_buf();
-                if buf.is_empty() {
-                    break;
-                }
-                match stream.read(buf) {
-                    Ok(0) => self.fault = Some(Fault::Eof),
-                    Ok(n) => {
-                        // A short read drained the socket: with edge-triggered
-                        // epoll, bytes that arrive later raise a new event, so
-                        // skip the read that would only say WouldBlock. Not
-                        // once the FIN is known: it raises no new event, and
-                        // only the next read reports it.
-                        if n < buf.len() && !self.read_closed {
-                            self.readable = false;
-                        }
-                        self.session.commit_read(n);
-                        self.idle = false;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => self.fault = Some(Fault::Link(classify(&e, false))),
-                }
-            }
-        }
-        if self.pending.is_none() && self.idle {
-            self.pending = match self.fault {
-                Some(Fault::Eof) => self.session.handle_eof(),
-                Some(Fault::Link(e)) => self.session.handle_link_error(e),
-                None => None,
-            };
-        }
-        if self.pending.is_none() {
-            self.pending = self.session.handle_timeout(now);
-        }
-    }
-
-    /// After a readiness event on a connecting socket: done, failed (try the
-    /// next address), or not yet.
-    fn check_connect(&mut self, registry: &Registry) {
-        let Link::Connecting { stream, .. } = &mut self.link else {
-            return;
-        };
-        let result = match stream.take_error() {
-            Ok(Some(e)) | Err(e) => Err(e),
-            Ok(None) => match stream.peer_addr() {
-                Ok(_) => Ok(true),
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-                Err(e) => Err(e),
-            },
-        };
-        match result {
-            Ok(false) => {
-                self.readable = false;
-                self.writable = false;
-            }
-            Ok(true) => {
-                if let Link::Connecting { stream, .. } = mem::replace(&mut self.link, Link::Gone) {
-                    let _ = stream.set_nodelay(true);
-                    self.link = Link::Connected(stream);
-                    self.readable = true;
-                    self.writable = true;
-                }
-            }
-            Err(e) => {
-                if let Link::Connecting { mut stream, rest } =
-                    mem::replace(&mut self.link, Link::Gone)
-                {
-                    let _ = registry.deregister(&mut stream);
-                    self.connect(registry, rest, classify(&e, true));
-                }
-            }
-        }
-    }
-
-    /// Whether `poll` has something to do for this connection now.
-    fn has_work(&mut self) -> bool {
-        if self.ended || self.pending.is_some() || (self.fault.is_some() && self.idle) {
-            return true;
-        }
-        match &self.link {
-            Link::Connecting { .. } => self.readable || self.writable,
-            Link::Connected(_) if self.fault.is_none() => {
-                (self.writable && !self.session.transmit().is_empty())
-                    || (self.readable && !self.session.read_buf().is_empty())
-            }
-            _ => false,
-        }
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        if self.ended || self.pending.is_some() {
-            return None;
-        }
-        let connect = match self.link {
-            Link::Resolving(_) | Link::Connecting { .. } => Some(self.connect_deadline),
-            Link::Connected(_) | Link::Gone => None,
-        };
-        earliest(connect, self.session.poll_timeout())
-    }
-}
-
-/// Writes what the session has to transmit until done or `WouldBlock`.
-fn write_out(stream: &mut TcpStream, session: &mut Sess, writable: &mut bool) -> Option<Fault> {
-    while *writable {
-        let out = session.transmit();
-        if out.is_empty() {
-            break;
-        }
-        match stream.write(out) {
-            Ok(0) => return Some(Fault::Link(LinkError::Reset)),
-            Ok(n) => session.advance_transmit(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => *writable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Some(Fault::Link(classify(&e, false))),
-        }
-    }
-    None
-}
-
-/// Resolves a name. Names under `.invalid` fail at once without asking the
-/// resolver, as RFC 6761 section 6.4 says name libraries should.
-fn lookup(host: &str, port: u16) -> io::Result<std::vec::IntoIter<SocketAddr>> {
-    let name = host.trim_end_matches('.');
-    let tld = name.rsplit('.').next().unwrap_or(name);
-    if tld.eq_ignore_ascii_case("invalid") {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "reserved .invalid name",
-        ));
-    }
-    (host, port).to_socket_addrs()
-}
-
-fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, None) => a,
-        (None, b) => b,
-    }
-}
-
-/// Names an I/O error the way every transport does.
-fn classify(e: &io::Error, connecting: bool) -> LinkError {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => LinkError::Refused,
-        io::ErrorKind::TimedOut if connecting => LinkError::ConnectTimeout,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof
-        | io::ErrorKind::TimedOut => LinkError::Reset,
-        _ => LinkError::Io,
-    }
-}
-
-/// An ended connection whose socket still flushes its last bytes.
-struct Lingering {
-    token: Token,
-    session: Sess,
-    stream: TcpStream,
-    deadline: Instant,
-    readable: bool,
-    writable: bool,
-    /// Send FIN once flushed (the end was not a clean close handshake, so
-    /// the server has no reason to close first).
-    half_close: bool,
-    /// The server already closed its side: done once flushed.
-    peer_closed: bool,
-}
-
-impl Lingering {
-    /// Flushes, half-closes unless the end was clean, then reads and
-    /// discards until the server closes. Returns whether the socket can be
-    /// closed.
-    fn drive(&mut self, now: Instant) -> bool {
-        if now >= self.deadline
-            || write_out(&mut self.stream, &mut self.session, &mut self.writable).is_some()
-        {
-            return true;
-        }
-        if !self.session.transmit().is_empty() {
-            return false;
-        }
-        if self.peer_closed {
-            return true;
-        }
-        if self.half_close {
-            self.half_close = false;
-            if self.stream.shutdown(Shutdown::Write).is_err() {
-                return true;
-            }
-        }
-        let mut scratch = [0u8; 4096];
-        while self.readable {
-            match self.stream.read(&mut scratch) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return true,
-            }
-        }
-        false
-    }
-
-    fn has_work(&self) -> bool {
-        self.readable || (self.writable && !self.session.transmit().is_empty())
-    }
-}
-
-/// One connection slot.
-struct Slot {
-    /// The generation the next connection in this slot gets.
-    generation: u64,
-    active: Option<Active>,
 }
 
 /// A non-blocking WebSocket client over `mio` for up to
@@ -490,14 +187,12 @@ struct Slot {
 /// ```
 pub struct Client {
     config: ClientConfig,
+    driver: Core,
+    /// The socket side of each slot, with the id it belongs to.
+    sockets: Vec<Option<(ConnId, Sock)>>,
     poll: Poll,
     events: Events,
     waker: Arc<Waker>,
-    slots: Vec<Slot>,
-    lingering: Vec<Lingering>,
-    next_token: usize,
-    /// Where the next event search starts (round-robin).
-    cursor: usize,
     /// A command or wake-up since the sockets were last served.
     kick: bool,
     /// `poll` should collect readiness events first (no `wait` since the last turn).
@@ -512,7 +207,7 @@ impl core::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("config", &self.config)
             .field("connections", &self.connection_count())
-            .field("lingering", &self.lingering.len())
+            .field("lingering", &self.lingering())
             .finish()
     }
 }
@@ -522,43 +217,22 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a configuration that cannot work (no connections,
-    /// a receive buffer under [`MIN_RECV_BUFFER`], a buffer over 1 GiB); the
-    /// OS error when the poller cannot be made.
-    pub fn new(config: ClientConfig) -> io::Result<Client> {
-        if config.max_connections == 0 || config.max_connections >= (1 << 24) {
-            return Err(invalid("max_connections must be 1..2^24"));
-        }
-        if config.rx_buffer < MIN_RECV_BUFFER {
-            return Err(invalid("rx_buffer below ws_proto::MIN_RECV_BUFFER"));
-        }
-        if [
-            config.rx_buffer,
-            config.tx_capacity,
-            config.max_message_size,
-        ]
-        .iter()
-        .any(|&n| n > MAX_BUFFER)
-        {
-            return Err(invalid("a buffer size is over 1 GiB"));
-        }
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let slots = (0..config.max_connections)
-            .map(|_| Slot {
-                generation: 0,
-                active: None,
-            })
-            .collect();
+    /// [`ConfigError`] for a configuration that cannot work (no connections,
+    /// a receive buffer under [`MIN_RECV_BUFFER`], a buffer over 1 GiB), or
+    /// when the OS poller cannot be made.
+    pub fn new(config: ClientConfig) -> Result<Client, ConfigError> {
+        config.check()?;
+        let os = |e: io::Error| ConfigError::Poller(e.kind());
+        let poll = Poll::new().map_err(os)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(os)?);
+        let slots = (0..config.max_connections).map(|_| Slot::new()).collect();
         Ok(Client {
+            driver: Driver::new(slots, config.driver()),
+            sockets: (0..config.max_connections).map(|_| None).collect(),
             events: Events::with_capacity(64),
-            next_token: config.max_connections,
             config,
             poll,
             waker,
-            slots,
-            lingering: Vec::new(),
-            cursor: 0,
             kick: false,
             harvest: true,
             served: false,
@@ -570,129 +244,52 @@ impl Client {
         Notifier(Arc::clone(&self.waker))
     }
 
-    /// Starts a connection. Never blocks: it parses the URL, reserves a slot,
-    /// queues the handshake request, and starts name resolution on a worker
-    /// thread (or, for an IP literal, a non-blocking connect). Every later
-    /// failure (refused, name not found, timeout, handshake rejected) comes
-    /// as a [`SessionEvent::Closed`] from [`poll`](Self::poll).
+    /// Starts a connection. Never blocks: it parses the URL, reserves a slot
+    /// and queues the handshake request; name resolution (on a worker
+    /// thread) and the non-blocking connect start from [`poll`](Self::poll).
+    /// Every later failure (refused, name not found, timeout, handshake
+    /// rejected) comes as a [`SessionEvent::Closed`] from `poll`.
     ///
     /// # Errors
     ///
     /// [`OpenError::Url`] for a URL that is not `ws://` (`wss://` gives
-    /// [`UrlError::TlsUnsupported`]), [`OpenError::TooManyConnections`] when
+    /// `UrlError::TlsUnsupported`), [`OpenError::TooManyConnections`] when
     /// every slot is taken, [`OpenError::Request`] when the request does not
-    /// fit `tx_capacity`, [`OpenError::Io`] when no worker thread can start.
+    /// fit `tx_capacity`.
     pub fn open(&mut self, url: &str, now: Instant) -> Result<ConnId, OpenError> {
-        self.reap(now);
-        let parsed = Url::parse(url).map_err(OpenError::Url)?;
-        if parsed.secure {
-            return Err(OpenError::Url(UrlError::TlsUnsupported));
-        }
-        let index = self
-            .slots
-            .iter()
-            .position(|s| s.active.is_none())
-            .ok_or(OpenError::TooManyConnections)?;
-        let proto = Config {
-            max_message_size: self.config.max_message_size as u64,
-            ..self.config.proto
-        };
-        let conn = Connection::new(
-            BufferedRandom::new(),
-            vec![0; self.config.tx_capacity],
-            &parsed,
-            &HandshakeOptions::default(),
-            proto,
-            now,
-        )
-        .map_err(OpenError::Request)?;
-        let session = Session::new(
-            conn,
-            vec![0; self.config.rx_buffer],
-            vec![0; self.config.max_message_size],
-        )
-        .map_err(|_| OpenError::Io(io::ErrorKind::InvalidInput))?;
-        let port = parsed.port;
-        let ip = parsed.host.parse::<IpAddr>().ok();
-        let resolving = match ip {
-            Some(_) => None,
-            None => Some(self.resolve(parsed.host, port)?),
-        };
-        let slot = &mut self.slots[index];
-        let id = ConnId {
-            index,
-            generation: slot.generation,
-        };
-        let mut active = Active {
-            id,
-            token: Token(index),
-            session,
-            link: Link::Gone,
-            connect_deadline: now.plus_millis(self.config.connect_timeout_ms),
-            readable: false,
-            writable: false,
-            read_closed: false,
-            fault: None,
-            idle: false,
-            pending: None,
-            ended: false,
-            clean: false,
-        };
-        match (resolving, ip) {
-            (Some(rx), _) => active.link = Link::Resolving(rx),
-            (None, Some(ip)) => {
-                let addrs = VecDeque::from([SocketAddr::new(ip, port)]);
-                active.connect(self.poll.registry(), addrs, LinkError::Io);
-            }
-            (None, None) => active.fail(self.poll.registry(), LinkError::NameNotFound),
-        }
-        slot.active = Some(active);
+        self.open_with(url, &HandshakeOptions::default(), now)
+    }
+
+    /// As [`open`](Self::open), offering subprotocols and extra header lines
+    /// (validated: no CR/LF, no reserved handshake headers) in the request.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open); [`OpenError::Request`] with
+    /// `SendError::InvalidHeader` for a bad subprotocol or header.
+    pub fn open_with(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+    ) -> Result<ConnId, OpenError> {
+        let c = self.config;
+        let id = self.driver.open(url, options, now, || Storage {
+            rng: BufferedRandom::new(),
+            tx: vec![0; c.tx_capacity],
+            rx: vec![0; c.rx_buffer],
+            assembler: vec![0; c.max_message_size],
+        })?;
         self.kick = true;
         Ok(id)
-    }
-
-    /// Resolves `host` on a worker thread that wakes the poller when done.
-    fn resolve(&self, host: &str, port: u16) -> Result<mpsc::Receiver<Resolved>, OpenError> {
-        let (tx, rx) = mpsc::channel();
-        let waker = Arc::clone(&self.waker);
-        let host = host.to_owned();
-        std::thread::Builder::new()
-            .name("ws-dns".into())
-            .spawn(move || {
-                let result = match lookup(&host, port) {
-                    Ok(addrs) => {
-                        let addrs: Vec<SocketAddr> = addrs.collect();
-                        if addrs.is_empty() {
-                            Err(LinkError::NameNotFound)
-                        } else {
-                            Ok(addrs)
-                        }
-                    }
-                    Err(_) => Err(LinkError::NameNotFound),
-                };
-                // The connection may be gone already: then nobody listens.
-                if tx.send(result).is_ok() {
-                    let _ = waker.wake();
-                }
-            })
-            .map_err(|e| OpenError::Io(e.kind()))?;
-        Ok(rx)
-    }
-
-    fn active_mut(&mut self, id: ConnId) -> Result<&mut Active, CommandError> {
-        match self.slots.get_mut(id.index).and_then(|s| s.active.as_mut()) {
-            Some(a) if a.id == id && !a.ended => Ok(a),
-            _ => Err(CommandError::UnknownConnection),
-        }
     }
 
     fn command(
         &mut self,
         id: ConnId,
-        f: impl FnOnce(&mut Connection<BufferedRandom, Vec<u8>>) -> Result<(), ws_proto::SendError>,
+        f: impl FnOnce(&mut Connection<BufferedRandom, Buf>) -> Result<(), ws_proto::SendError>,
     ) -> Result<(), CommandError> {
-        let active = self.active_mut(id)?;
-        f(active.session.connection())?;
+        f(self.driver.connection(id)?)?;
         self.kick = true;
         Ok(())
     }
@@ -747,74 +344,150 @@ impl Client {
     /// The connection's state, or `None` for an unknown or ended id.
     /// `Connecting` covers name resolution, TCP connect and the handshake.
     pub fn state(&self, id: ConnId) -> Option<State> {
-        match self.slots.get(id.index).and_then(|s| s.active.as_ref()) {
-            Some(a) if a.id == id && !a.ended => Some(a.session.connection_ref().state()),
-            _ => None,
-        }
+        self.driver.state(id)
     }
 
     /// How many connections are open or opening (ended ones not counted).
     pub fn connection_count(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.active.as_ref().is_some_and(|a| !a.ended))
-            .count()
+        self.driver.connection_count()
     }
 
     /// How many ended connections still flush their last bytes or wait for
     /// the server to close TCP (each for at most `linger_ms`). A program that
     /// is about to exit can poll until this is 0 so its close frame leaves.
     pub fn lingering(&self) -> usize {
-        let ended = self
-            .slots
-            .iter()
-            .filter(|s| s.active.as_ref().is_some_and(|a| a.ended));
-        self.lingering.len() + ended.count()
+        self.driver.lingering()
     }
 
-    /// Frees the slots of ended connections; their sockets linger.
-    fn reap(&mut self, now: Instant) {
-        for slot in &mut self.slots {
-            if !slot.active.as_ref().is_some_and(|a| a.ended) {
-                continue;
+    /// Never blocks. Returns the next event, taking connections in turn.
+    /// After a command, a wake-up or a `None`, it first serves the sockets
+    /// (DNS answers, connects, writes, reads, timers); otherwise it hands out
+    /// the events of bytes already read. Call it until `None` on each turn of
+    /// the loop, then [`wait`](Self::wait) (which returns at once when a
+    /// socket can move more bytes).
+    ///
+    /// After a connection's `Closed` event its id is dead (commands give
+    /// [`CommandError::UnknownConnection`], [`state`](Self::state) gives
+    /// `None`); its socket lingers to flush the close frame, then closes.
+    pub fn poll(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
+        // Measured on the pipelined echo benchmark: serving every socket
+        // before each event was a quarter of the client's time.
+        if !self.served || self.kick {
+            self.serve(now);
+        }
+        match self.driver.poll_event(now) {
+            Some((id, event)) => {
+                // After an end, the next call lets the socket linger or close.
+                self.served &= !matches!(event, SessionEvent::Closed(_));
+                Some((id, event))
             }
-            let Some(mut active) = slot.active.take() else {
-                continue;
-            };
-            slot.generation += 1;
-            let registry = self.poll.registry();
-            // A socket that failed is closed at once; one the server only
-            // half-closed may still take the echo of its close frame.
-            if let (Link::Connected(mut stream), None | Some(Fault::Eof)) =
-                (mem::replace(&mut active.link, Link::Gone), active.fault)
-            {
-                let token = Token(self.next_token);
-                self.next_token = self
-                    .next_token
-                    .wrapping_add(1)
-                    .max(self.config.max_connections);
-                let interest = Interest::READABLE | Interest::WRITABLE;
-                if registry.reregister(&mut stream, token, interest).is_ok() {
-                    self.lingering.push(Lingering {
-                        token,
-                        session: active.session,
-                        stream,
-                        deadline: now.plus_millis(self.config.linger_ms),
-                        readable: active.readable,
-                        writable: active.writable,
-                        half_close: !active.clean,
-                        peer_closed: active.fault == Some(Fault::Eof),
-                    });
-                } else {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
-            } else {
-                active.drop_link(registry);
+            None => {
+                self.served = false;
+                self.harvest = true;
+                None
             }
         }
     }
 
-    /// Sets the readiness hints from the collected events.
+    /// Collects readiness and DNS answers, runs the timers and executes the
+    /// driver's actions.
+    fn serve(&mut self, now: Instant) {
+        if self.harvest {
+            // A failed zero-timeout poll only delays readiness to `wait`.
+            let _ = self.harvest(Duration::ZERO);
+        }
+        self.collect_answers();
+        self.driver.handle_timeout(now);
+        let budget_left = self.execute(now);
+        self.served = true;
+        // Out of budget: more actions are waiting; `wait` must not sleep.
+        self.kick = !budget_left;
+    }
+
+    /// Executes actions until the driver has none; `false` when it stopped
+    /// at the budget instead.
+    fn execute(&mut self, now: Instant) -> bool {
+        let Client {
+            driver,
+            sockets,
+            poll,
+            waker,
+            ..
+        } = self;
+        let registry = poll.registry();
+        for _ in 0..ACTIONS_PER_PASS {
+            let Some(action) = driver.poll_action(now) else {
+                return true;
+            };
+            match action {
+                Action::Resolve { id, host, port } => {
+                    let r = resolve(host, port, Arc::clone(waker));
+                    match r {
+                        Ok(rx) => sockets[id.slot()] = Some((id, Sock::Resolving(rx))),
+                        Err(e) => driver.handle_resolved(id, Resolution::Failed(e)),
+                    }
+                }
+                Action::Connect { id, addr } => {
+                    let outcome = connect(registry, &mut sockets[id.slot()], id, addr);
+                    driver.handle_connect(id, outcome, now);
+                }
+                Action::Read { id, buf } => {
+                    let io = with_stream(sockets, id, |s| read(s, buf));
+                    driver.handle_read(id, io);
+                }
+                Action::Write { id, bytes } => {
+                    let io = with_stream(sockets, id, |s| write(s, bytes));
+                    driver.handle_write(id, io);
+                }
+                Action::Shutdown { id } => {
+                    // A failed shutdown is bounded by the linger deadline.
+                    let _ = with_stream(sockets, id, |s| {
+                        let _ = s.shutdown(Shutdown::Write);
+                        Io::Done(0)
+                    });
+                }
+                Action::Close { id } => {
+                    if let Some((owner, sock)) = sockets[id.slot()].take() {
+                        if owner == id {
+                            drop_sock(registry, sock);
+                        } else {
+                            sockets[id.slot()] = Some((owner, sock));
+                        }
+                    }
+                }
+            }
+        }
+        false
+    }
+
+    /// Hands finished name resolutions to the driver.
+    fn collect_answers(&mut self) {
+        for entry in &mut self.sockets {
+            let Some((id, Sock::Resolving(rx))) = entry else {
+                continue;
+            };
+            let id = *id;
+            let answer = match rx.try_recv() {
+                Ok(answer) => answer,
+                Err(TryRecvError::Empty) => continue,
+                Err(TryRecvError::Disconnected) => Err(LinkError::NameNotFound),
+            };
+            let resolution = match answer {
+                Ok(addrs) => {
+                    let mut addrs: VecDeque<SocketAddr> = addrs.into();
+                    let first = addrs.pop_front();
+                    *entry = Some((id, Sock::Addresses(addrs)));
+                    first.map_or(Resolution::Failed(LinkError::NameNotFound), |a| {
+                        Resolution::Found(a.ip())
+                    })
+                }
+                Err(e) => Resolution::Failed(e),
+            };
+            self.driver.handle_resolved(id, resolution);
+        }
+    }
+
+    /// Passes the collected readiness events to the driver.
     fn dispatch_events(&mut self) {
         for event in self.events.iter() {
             let token = event.token();
@@ -822,16 +495,15 @@ impl Client {
                 self.kick = true;
                 continue;
             }
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            let writable = event.is_writable() || event.is_write_closed() || event.is_error();
-            if let Some(a) = self.slots.get_mut(token.0).and_then(|s| s.active.as_mut()) {
-                a.readable |= readable;
-                a.writable |= writable;
-                a.read_closed |= event.is_read_closed() || event.is_error();
-            } else if let Some(l) = self.lingering.iter_mut().find(|l| l.token == token) {
-                l.readable |= readable;
-                l.writable |= writable;
-            }
+            let Some(Some((id, _))) = self.sockets.get(token.0) else {
+                continue;
+            };
+            let r = Readiness {
+                readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                writable: event.is_writable() || event.is_write_closed() || event.is_error(),
+                read_closed: event.is_read_closed() || event.is_error(),
+            };
+            self.driver.handle_readiness(*id, r);
         }
     }
 
@@ -846,91 +518,6 @@ impl Client {
         Ok(())
     }
 
-    /// Never blocks. Returns the next event, taking connections in turn.
-    /// After a command, a wake-up or a `None`, it first advances every
-    /// connection (DNS answers, connects, writes, reads, timers); otherwise
-    /// it hands out the events of bytes already read. Call it until `None` on
-    /// each turn of the loop, then [`wait`](Self::wait) (which returns at once
-    /// when a socket can move more bytes).
-    ///
-    /// After a connection's `Closed` event its id is dead (commands give
-    /// [`CommandError::UnknownConnection`], [`state`](Self::state) gives
-    /// `None`) and its slot is free; its socket lingers to flush the close
-    /// frame, then closes.
-    pub fn poll(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
-        // Measured on the pipelined echo benchmark: serving every socket
-        // before each event was a quarter of the client's time.
-        if !self.served || self.kick {
-            self.serve(now);
-        }
-        let Client {
-            slots,
-            cursor,
-            served,
-            harvest,
-            ..
-        } = self;
-        let n = slots.len();
-        let start = *cursor % n;
-        let (head, tail) = slots.split_at_mut(start);
-        for (k, slot) in tail.iter_mut().chain(head.iter_mut()).enumerate() {
-            let Some(a) = slot.active.as_mut() else {
-                continue;
-            };
-            if a.ended {
-                continue;
-            }
-            let next = (start + k + 1) % n;
-            if let Some(event) = a.pending.take() {
-                a.ended = matches!(event, SessionEvent::Closed(_));
-                // The next call frees the slot and flushes its last bytes.
-                *served &= !a.ended;
-                *cursor = next;
-                return Some((a.id, event));
-            }
-            match a.session.poll_event(now) {
-                Some(event) => {
-                    a.idle = false;
-                    a.ended = matches!(event, SessionEvent::Closed(_));
-                    a.clean = matches!(event, SessionEvent::Closed(Disconnect::Clean(_)));
-                    *served &= !a.ended;
-                    *cursor = next;
-                    return Some((a.id, event));
-                }
-                None => a.idle = true,
-            }
-        }
-        // Nothing buffered: the next call serves the sockets again.
-        *served = false;
-        *harvest = true;
-        None
-    }
-
-    /// Collects readiness, frees ended slots and moves every connection's
-    /// I/O and timers forward.
-    fn serve(&mut self, now: Instant) {
-        if self.harvest {
-            // A failed zero-timeout poll only delays readiness to `wait`.
-            let _ = self.harvest(Duration::ZERO);
-        }
-        self.reap(now);
-        let registry = self.poll.registry();
-        for slot in &mut self.slots {
-            if let Some(a) = slot.active.as_mut() {
-                a.drive(registry, now);
-            }
-        }
-        self.lingering.retain_mut(|l| {
-            let done = l.drive(now);
-            if done {
-                let _ = registry.deregister(&mut l.stream);
-            }
-            !done
-        });
-        self.served = true;
-        self.kick = false;
-    }
-
     /// Blocks until a socket is ready, a DNS answer or [`Notifier`] arrives,
     /// the earliest connect/handshake/close/linger deadline passes, or `max`
     /// elapses, whichever is first. Returns at once when [`poll`](Self::poll)
@@ -941,36 +528,228 @@ impl Client {
     ///
     /// The operating system's error from the poller.
     pub fn wait(&mut self, now: Instant, max: Duration) -> io::Result<()> {
-        if self.has_work() {
+        if self.kick || self.driver.has_action() {
             return Ok(());
         }
-        let mut deadline = None;
-        for a in self.slots.iter().filter_map(|s| s.active.as_ref()) {
-            deadline = earliest(deadline, a.deadline());
-        }
-        for l in &self.lingering {
-            deadline = earliest(deadline, Some(l.deadline));
-        }
-        let timeout = match deadline {
+        let timeout = match self.driver.poll_timeout() {
             Some(d) => max.min(Duration::from_millis(d.millis_since(now))),
             None => max,
         };
         self.harvest(timeout)
     }
+}
 
-    fn has_work(&mut self) -> bool {
-        self.kick
-            || self
-                .slots
-                .iter_mut()
-                .filter_map(|s| s.active.as_mut())
-                .any(Active::has_work)
-            || self.lingering.iter().any(Lingering::has_work)
+impl Transport for Client {
+    type Id = ConnId;
+
+    fn open_with(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+    ) -> Result<ConnId, OpenError> {
+        Client::open_with(self, url, options, now)
+    }
+
+    fn send_text(&mut self, id: ConnId, text: &str) -> Result<(), CommandError> {
+        Client::send_text(self, id, text)
+    }
+
+    fn send_binary(&mut self, id: ConnId, data: &[u8]) -> Result<(), CommandError> {
+        Client::send_binary(self, id, data)
+    }
+
+    fn ping(&mut self, id: ConnId, payload: &[u8]) -> Result<(), CommandError> {
+        Client::ping(self, id, payload)
+    }
+
+    fn close(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        code: u16,
+        reason: &str,
+    ) -> Result<(), CommandError> {
+        Client::close(self, id, now, code, reason)
+    }
+
+    fn state(&self, id: ConnId) -> Option<State> {
+        Client::state(self, id)
+    }
+
+    fn poll(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
+        Client::poll(self, now)
+    }
+
+    fn wait(&mut self, now: Instant, max: Duration) {
+        // A failed wait (the OS poll failing) only means the loop spins once more.
+        let _ = Client::wait(self, now, max);
     }
 }
 
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
+/// Starts resolving `host` on a worker thread that wakes the poller when done.
+fn resolve(host: &str, port: u16, waker: Arc<Waker>) -> Result<mpsc::Receiver<Resolved>, LinkError> {
+    let (tx, rx) = mpsc::channel();
+    let host = host.to_owned();
+    std::thread::Builder::new()
+        .name("ws-dns".into())
+        .spawn(move || {
+            let result = match lookup(&host, port) {
+                Ok(addrs) => Ok(addrs.collect()),
+                Err(_) => Err(LinkError::NameNotFound),
+            };
+            // The connection may be gone already: then nobody listens.
+            if tx.send(result).is_ok() {
+                let _ = waker.wake();
+            }
+        })
+        .map_err(|_| LinkError::Io)?;
+    Ok(rx)
+}
+
+/// Resolves a name. Names under `.invalid` fail at once without asking the
+/// resolver, as RFC 6761 section 6.4 says name libraries should.
+fn lookup(host: &str, port: u16) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    let name = host.trim_end_matches('.');
+    let tld = name.rsplit('.').next().unwrap_or(name);
+    if tld.eq_ignore_ascii_case("invalid") {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            "reserved .invalid name",
+        ));
+    }
+    (host, port).to_socket_addrs()
+}
+
+/// Starts a connect to `addr`, or checks the one under way.
+fn connect(
+    registry: &Registry,
+    entry: &mut Option<(ConnId, Sock)>,
+    id: ConnId,
+    addr: SocketAddr,
+) -> ConnectOutcome {
+    let mut rest = match entry.take() {
+        Some((owner, Sock::Stream { mut stream, rest })) if owner == id => {
+            match connect_progress(&stream) {
+                Ok(done) => {
+                    let outcome = if done {
+                        let _ = stream.set_nodelay(true);
+                        ConnectOutcome::Connected
+                    } else {
+                        ConnectOutcome::Pending
+                    };
+                    *entry = Some((id, Sock::Stream { stream, rest }));
+                    return outcome;
+                }
+                Err(e) => {
+                    let _ = registry.deregister(&mut stream);
+                    let mut rest = rest;
+                    let next = rest.pop_front();
+                    *entry = Some((id, Sock::Addresses(rest)));
+                    return ConnectOutcome::Failed {
+                        error: classify(&e, true),
+                        next,
+                    };
+                }
+            }
+        }
+        Some((owner, Sock::Addresses(rest))) if owner == id => rest,
+        other => {
+            if let Some((_, sock)) = other {
+                drop_sock(registry, sock);
+            }
+            VecDeque::new()
+        }
+    };
+    let started = TcpStream::connect(addr).and_then(|mut stream| {
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        registry.register(&mut stream, Token(id.slot()), interest)?;
+        Ok(stream)
+    });
+    match started {
+        Ok(stream) => {
+            *entry = Some((id, Sock::Stream { stream, rest }));
+            ConnectOutcome::Pending
+        }
+        Err(e) => {
+            let next = rest.pop_front();
+            *entry = Some((id, Sock::Addresses(rest)));
+            ConnectOutcome::Failed {
+                error: classify(&e, true),
+                next,
+            }
+        }
+    }
+}
+
+/// Whether a non-blocking connect finished (`Ok(false)`: not yet).
+fn connect_progress(stream: &TcpStream) -> io::Result<bool> {
+    match stream.take_error() {
+        Ok(Some(e)) | Err(e) => Err(e),
+        Ok(None) => match stream.peer_addr() {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// Runs `f` on the stream of `id`; a missing one is a failed link.
+fn with_stream(
+    sockets: &mut [Option<(ConnId, Sock)>],
+    id: ConnId,
+    f: impl FnOnce(&mut TcpStream) -> Io,
+) -> Io {
+    match sockets.get_mut(id.slot()) {
+        Some(Some((owner, Sock::Stream { stream, .. }))) if *owner == id => f(stream),
+        _ => Io::Failed(LinkError::Io),
+    }
+}
+
+/// One read call (retried on `Interrupted`).
+fn read(stream: &mut TcpStream, buf: &mut [u8]) -> Io {
+    loop {
+        return match stream.read(buf) {
+            Ok(0) => Io::Eof,
+            Ok(n) => Io::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Io::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Io::Failed(classify(&e, false)),
+        };
+    }
+}
+
+/// One write call (retried on `Interrupted`).
+fn write(stream: &mut TcpStream, bytes: &[u8]) -> Io {
+    loop {
+        return match stream.write(bytes) {
+            Ok(0) => Io::Failed(LinkError::Reset),
+            Ok(n) => Io::Done(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Io::WouldBlock,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Io::Failed(classify(&e, false)),
+        };
+    }
+}
+
+fn drop_sock(registry: &Registry, sock: Sock) {
+    if let Sock::Stream { mut stream, .. } = sock {
+        let _ = registry.deregister(&mut stream);
+    }
+}
+
+/// Names an I/O error the way every transport does.
+fn classify(e: &io::Error, connecting: bool) -> LinkError {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => LinkError::Refused,
+        io::ErrorKind::TimedOut if connecting => LinkError::ConnectTimeout,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::TimedOut => LinkError::Reset,
+        _ => LinkError::Io,
+    }
 }
 
 #[cfg(test)]
@@ -1011,26 +790,38 @@ mod tests {
 
     #[test]
     fn configurations_that_cannot_work_are_refused() {
-        for config in [
-            ClientConfig {
-                max_connections: 0,
-                ..ClientConfig::default()
-            },
-            ClientConfig {
-                rx_buffer: MIN_RECV_BUFFER - 1,
-                ..ClientConfig::default()
-            },
-            ClientConfig {
-                max_message_size: usize::MAX,
-                ..ClientConfig::default()
-            },
-            ClientConfig {
-                tx_capacity: MAX_BUFFER + 1,
-                ..ClientConfig::default()
-            },
-        ] {
-            let e = Client::new(config).err().map(|e| e.kind());
-            assert_eq!(e, Some(io::ErrorKind::InvalidInput), "{config:?}");
+        let cases = [
+            (
+                ClientConfig {
+                    max_connections: 0,
+                    ..ClientConfig::default()
+                },
+                ConfigError::MaxConnections,
+            ),
+            (
+                ClientConfig {
+                    rx_buffer: MIN_RECV_BUFFER - 1,
+                    ..ClientConfig::default()
+                },
+                ConfigError::RxBufferTooSmall,
+            ),
+            (
+                ClientConfig {
+                    max_message_size: usize::MAX,
+                    ..ClientConfig::default()
+                },
+                ConfigError::BufferTooLarge,
+            ),
+            (
+                ClientConfig {
+                    tx_capacity: MAX_BUFFER + 1,
+                    ..ClientConfig::default()
+                },
+                ConfigError::BufferTooLarge,
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(Client::new(config).err(), Some(want), "{config:?}");
         }
     }
 }

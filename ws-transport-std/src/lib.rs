@@ -1,7 +1,9 @@
 //! A non-blocking WebSocket client for `std`: `ws-proto` sessions over `mio`
 //! sockets.
 //!
-//! The protocol lives in [`ws_proto`]; this crate only moves bytes. A
+//! The protocol and the connection lifecycle live in [`ws_proto`] (its
+//! [`ws_proto::driver`]); this crate only executes the driver's actions on
+//! sockets and maps OS errors. A
 //! [`Client`] holds up to [`ClientConfig::max_connections`] connections (16
 //! by default), each a [`ws_proto::Session`] with its own bounded receive
 //! buffer, message assembler and outbound queue.
@@ -38,9 +40,10 @@ mod clock;
 mod error;
 mod random;
 
-pub use client::{Client, ClientConfig, ConnId, Notifier};
+pub use client::{Client, ClientConfig, Notifier};
 pub use clock::Clock;
-pub use error::{CommandError, OpenError};
+pub use error::{CommandError, ConfigError, OpenError};
+pub use ws_proto::ConnId;
 pub use random::{BufferedRandom, REFILL};
 
 #[cfg(test)]

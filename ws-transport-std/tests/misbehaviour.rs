@@ -325,8 +325,8 @@ fn bad_urls_are_refused_at_open() {
         ..ClientConfig::default()
     });
     assert_eq!(
-        tiny.err().map(|e| e.kind()),
-        Some(std::io::ErrorKind::InvalidInput)
+        tiny.err(),
+        Some(ws_transport_std::ConfigError::RxBufferTooSmall)
     );
     let mut small = Harness::new(ClientConfig {
         tx_capacity: 300,

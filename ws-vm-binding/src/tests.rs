@@ -62,7 +62,12 @@ impl Mock {
 impl Transport for Mock {
     type Id = u32;
 
-    fn open(&mut self, url: &str, now: Instant) -> Result<u32, OpenFailure> {
+    fn open_with(
+        &mut self,
+        url: &str,
+        _options: &ws_proto::HandshakeOptions<'_>,
+        now: Instant,
+    ) -> Result<u32, OpenFailure> {
         self.opens.push((url.into(), now.millis()));
         if let Some(e) = self.fail_open {
             return Err(e);
@@ -94,6 +99,13 @@ impl Transport for Mock {
         }
         self.sent.push((id, text.into()));
         Ok(())
+    }
+
+    fn send_binary(&mut self, id: u32, _data: &[u8]) -> Result<(), CommandFailure> {
+        self.conns
+            .get(&id)
+            .ok_or(CommandFailure::UnknownConnection)
+            .map(|_| ())
     }
 
     fn ping(&mut self, id: u32, _payload: &[u8]) -> Result<(), CommandFailure> {

@@ -308,9 +308,17 @@ struct Recording {
 
 impl Transport for Recording {
     type Id = ConnId;
-    fn open(&mut self, url: &str, now: Instant) -> Result<ConnId, OpenFailure> {
+    fn open_with(
+        &mut self,
+        url: &str,
+        options: &ws_proto::HandshakeOptions<'_>,
+        now: Instant,
+    ) -> Result<ConnId, OpenFailure> {
         self.opens.push(now.millis());
-        Transport::open(&mut self.inner, url, now)
+        Transport::open_with(&mut self.inner, url, options, now)
+    }
+    fn send_binary(&mut self, id: ConnId, data: &[u8]) -> Result<(), CommandFailure> {
+        Transport::send_binary(&mut self.inner, id, data)
     }
     fn send_text(&mut self, id: ConnId, text: &str) -> Result<(), CommandFailure> {
         Transport::send_text(&mut self.inner, id, text)

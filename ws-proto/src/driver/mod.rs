@@ -1,0 +1,455 @@
+//! The life of a set of connections, sans I/O: the one driver every
+//! transport executes.
+//!
+//! A [`Driver`] owns connection slots over caller-chosen storage (an array
+//! on a microcontroller, a `Vec` on a host). It decides everything about a
+//! connection's life: name resolution, TCP connect (with the next address on
+//! failure), handshake, messages, close, the TCP close policy and linger,
+//! every timer, fairness across connections, and that the events of bytes
+//! received before a fault are delivered before the fault. A transport only
+//! executes the driver's [`Action`]s on its sockets and reports what it
+//! observed:
+//!
+//! ```text
+//!   transport ── handle_resolved / handle_connect / handle_readiness ──► Driver
+//!             ── handle_read / handle_write / handle_timeout(now) ──────►  │
+//!   transport ◄── poll_action(now): Resolve, Connect, Read, Write, ────────┤
+//!                 Shutdown, Close                                          │
+//!   caller    ◄── poll_event(now): (ConnId, SessionEvent) ─────────────────┤
+//!   caller    ── open / send_text / send_binary / ping / close ───────────►┘
+//!   timer     ◄── poll_timeout()
+//! ```
+//!
+//! Like quinn-proto's `Endpoint`, the driver never calls out: no sockets, no
+//! clock (`now` is an argument), no allocation; randomness comes from the
+//! [`Random`] source in each connection's storage. Phases and their changes
+//! are in [`table`]; a socket layer that cannot be notified of readiness
+//! (an `nb` stack) calls [`Driver::handle_ready_all`] each turn and answers
+//! with `WouldBlock` when nothing moves.
+//!
+//! The loop of a transport, one turn:
+//!
+//! ```text
+//!   report readiness, DNS answers; driver.handle_timeout(now)
+//!   while let Some(action) = driver.poll_action(now) { execute it, report the result }
+//!   while let Some((id, event)) = driver.poll_event(now) { deliver }
+//! ```
+
+mod error;
+mod io;
+mod slot;
+pub mod table;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+use core::marker::PhantomData;
+use core::net::{IpAddr, SocketAddr};
+
+pub use error::{CommandError, OpenError};
+pub use io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
+pub use slot::{Policy, Slot};
+pub use table::{Phase, Trigger, TRANSITIONS};
+pub use transport::Transport;
+
+use crate::connection::{Config, Connection, State};
+use crate::error::UrlError;
+use crate::handshake::HandshakeOptions;
+use crate::random::Random;
+use crate::session::{Session, SessionEvent};
+use crate::time::Instant;
+use crate::url::Url;
+use slot::Link;
+
+/// What a driver needs to know of its transport and its limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverConfig {
+    /// Limits and timeouts of each connection. `max_message_size` is capped
+    /// at the assembler's size unless `streaming`.
+    pub proto: Config,
+    /// How long name resolution plus TCP connect may take, from `open`.
+    pub connect_timeout_ms: u64,
+    /// After `Closed` was delivered, how long the socket may linger to
+    /// flush the last bytes (the close frame) and wait for the server to
+    /// close TCP first.
+    pub linger_ms: u64,
+    /// Deliver messages that are not whole in the receive buffer as
+    /// [`SessionEvent::Fragment`]s instead of joining them.
+    pub streaming: bool,
+    /// Whether the transport has TLS (so `wss://` URLs are accepted).
+    pub tls: bool,
+}
+
+impl Default for DriverConfig {
+    /// ws-proto's defaults, 10 s to connect, 2 s linger, whole messages, no TLS.
+    fn default() -> Self {
+        DriverConfig {
+            proto: Config::default(),
+            connect_timeout_ms: 10_000,
+            linger_ms: 2_000,
+            streaming: false,
+            tls: false,
+        }
+    }
+}
+
+/// The storage of one connection, made by the transport when a slot is
+/// free: its random source, outbound queue, receive buffer and assembler.
+#[derive(Debug)]
+pub struct Storage<R, TX, RX, A> {
+    /// The random source for the key and mask keys (RFC 6455 section 5.3).
+    pub rng: R,
+    /// The outbound queue's bytes.
+    pub tx: TX,
+    /// The receive buffer.
+    pub rx: RX,
+    /// The assembler's bytes (the largest whole message; unused when streaming).
+    pub assembler: A,
+}
+
+/// A set of connections over the slots `S` (`[Slot<..>; N]`, `Vec<Slot<..>>`).
+/// See the [module documentation](self).
+#[derive(Debug)]
+pub struct Driver<R, TX, RX, A, S> {
+    slots: S,
+    config: DriverConfig,
+    network_up: bool,
+    /// Where the next event and action searches start (round robin).
+    event_cursor: usize,
+    action_cursor: usize,
+    _storage: PhantomData<fn() -> (R, TX, RX, A)>,
+}
+
+impl<R, TX, RX, A, S> Driver<R, TX, RX, A, S>
+where
+    R: Random,
+    TX: AsRef<[u8]> + AsMut<[u8]>,
+    RX: AsRef<[u8]> + AsMut<[u8]>,
+    A: AsRef<[u8]> + AsMut<[u8]>,
+    S: AsRef<[Slot<R, TX, RX, A>]> + AsMut<[Slot<R, TX, RX, A>]>,
+{
+    /// A driver over `slots` (each [`Slot::new`]), with no connection yet.
+    /// At most 65,536 slots are used.
+    pub fn new(slots: S, config: DriverConfig) -> Self {
+        Driver {
+            slots,
+            config,
+            network_up: true,
+            event_cursor: 0,
+            action_cursor: 0,
+            _storage: PhantomData,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DriverConfig {
+        &self.config
+    }
+
+    fn slots(&self) -> &[Slot<R, TX, RX, A>] {
+        let s = self.slots.as_ref();
+        &s[..s.len().min(1 << 16)]
+    }
+
+    fn slots_mut(&mut self) -> &mut [Slot<R, TX, RX, A>] {
+        let s = self.slots.as_mut();
+        let n = s.len().min(1 << 16);
+        &mut s[..n]
+    }
+
+    // ----- commands -----------------------------------------------------
+
+    /// Starts a connection to `url` and returns at once; resolution, connect
+    /// and handshake follow from [`poll_action`](Self::poll_action), and
+    /// [`poll_event`](Self::poll_event) reports `Connected` or `Closed`.
+    /// `storage` is called only once a slot is free and the URL is good.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: a bad URL (`wss://` without TLS), the network down,
+    /// every slot live, a request that does not fit, storage too small.
+    /// Nothing is kept on error.
+    pub fn open(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+        storage: impl FnOnce() -> Storage<R, TX, RX, A>,
+    ) -> Result<ConnId, OpenError> {
+        if !self.network_up {
+            return Err(OpenError::NetworkDown);
+        }
+        let url = Url::parse(url).map_err(OpenError::Url)?;
+        if url.secure && !self.config.tls {
+            return Err(OpenError::Url(UrlError::TlsUnsupported));
+        }
+        let index = self.free_slot().ok_or(OpenError::TooManyConnections)?;
+        let session = self.session(&url, options, now, storage())?;
+        let link = match url.host.parse::<IpAddr>() {
+            Ok(ip) => Link::Connect {
+                addr: SocketAddr::new(ip, url.port),
+                asked: false,
+            },
+            Err(_) => Link::Resolve { asked: false },
+        };
+        let deadline = now.plus_millis(self.config.connect_timeout_ms);
+        let slot = &mut self.slots_mut()[index];
+        if slot.link != Link::Free {
+            // A lingering connection gives way; its socket closes first.
+            slot.stale = Some(slot.gen);
+        }
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.session = Some(session);
+        slot.link = link;
+        slot.deadline = deadline;
+        slot.port = url.port;
+        slot.ready = Readiness::NONE;
+        slot.write_failed = None;
+        Ok(slot.id(index))
+    }
+
+    /// A free slot, or else the one lingering longest.
+    fn free_slot(&self) -> Option<usize> {
+        let slots = self.slots();
+        if let Some(i) = slots.iter().position(|s| s.link == Link::Free) {
+            return Some(i);
+        }
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.link, Link::Linger { .. } | Link::Release))
+            .min_by_key(|(_, s)| s.deadline)
+            .map(|(i, _)| i)
+    }
+
+    fn session(
+        &self,
+        url: &Url<'_>,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+        st: Storage<R, TX, RX, A>,
+    ) -> Result<Session<R, TX, RX, A>, OpenError> {
+        let mut proto = self.config.proto;
+        if !self.config.streaming {
+            let room = st.assembler.as_ref().len() as u64;
+            proto.max_message_size = proto.max_message_size.min(room);
+        }
+        let conn = Connection::new(st.rng, st.tx, url, options, proto, now)
+            .map_err(OpenError::Request)?;
+        let session = if self.config.streaming {
+            Session::streaming(conn, st.rx, st.assembler)
+        } else {
+            Session::new(conn, st.rx, st.assembler)
+        };
+        session.map_err(OpenError::Storage)
+    }
+
+    fn live(&mut self, id: ConnId) -> Option<&mut Slot<R, TX, RX, A>> {
+        self.slots_mut()
+            .get_mut(id.slot())
+            .filter(|s| s.gen == id.gen && s.is_live())
+    }
+
+    /// The connection, for commands (`send_text`, `ping`, `close`, ...).
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::UnknownConnection`] for an id whose `Closed` was
+    /// delivered, or that never existed.
+    pub fn connection(&mut self, id: ConnId) -> Result<&mut Connection<R, TX>, CommandError> {
+        self.live(id)
+            .and_then(|s| s.session.as_mut())
+            .map(Session::connection)
+            .ok_or(CommandError::UnknownConnection)
+    }
+
+    /// The connection's protocol state; `None` for an id that is not live.
+    /// `Connecting` covers resolution, TCP connect and the handshake.
+    pub fn state(&self, id: ConnId) -> Option<State> {
+        let slot = self.slots().get(id.slot())?;
+        let session = slot.session.as_ref()?;
+        (slot.gen == id.gen && slot.is_live()).then(|| session.connection_ref().state())
+    }
+
+    /// The connection's phase; `None` once its `Close` action was given
+    /// (or for an id that never existed).
+    pub fn phase(&self, id: ConnId) -> Option<Phase> {
+        let slot = self.slots().get(id.slot())?;
+        slot.phase().filter(|_| slot.gen == id.gen)
+    }
+
+    /// How many connections are live (opened, `Closed` not yet delivered).
+    pub fn connection_count(&self) -> usize {
+        self.slots().iter().filter(|s| s.is_live()).count()
+    }
+
+    /// How many ended connections still hold a socket (flushing, waiting
+    /// for the server's FIN, each for at most `linger_ms`).
+    pub fn lingering(&self) -> usize {
+        let ending = |s: &&Slot<R, TX, RX, A>| {
+            matches!(s.link, Link::Linger { .. } | Link::Release) || s.stale.is_some()
+        };
+        self.slots().iter().filter(ending).count()
+    }
+
+    // ----- inputs -------------------------------------------------------
+
+    fn slot(&mut self, id: ConnId) -> Option<&mut Slot<R, TX, RX, A>> {
+        self.slots_mut()
+            .get_mut(id.slot())
+            .filter(|s| s.gen == id.gen && s.link != Link::Free)
+    }
+
+    /// The answer to [`Action::Resolve`]. Stale ids are ignored.
+    pub fn handle_resolved(&mut self, id: ConnId, r: Resolution) {
+        if let Some(s) = self.slot(id) {
+            s.handle_resolved(r);
+        }
+    }
+
+    /// The answer to [`Action::Connect`]. Stale ids are ignored.
+    pub fn handle_connect(&mut self, id: ConnId, outcome: ConnectOutcome, now: Instant) {
+        if let Some(s) = self.slot(id) {
+            s.handle_connect(outcome, now);
+        }
+    }
+
+    /// A readiness notification for the socket of `id`.
+    pub fn handle_readiness(&mut self, id: ConnId, r: Readiness) {
+        if let Some(s) = self.slot(id) {
+            s.handle_readiness(r);
+        }
+    }
+
+    /// For socket layers without readiness notifications: everything may be
+    /// possible on every socket (pending resolutions and connects are asked
+    /// again).
+    pub fn handle_ready_all(&mut self) {
+        for s in self.slots_mut() {
+            if s.link != Link::Free {
+                s.handle_readiness(Readiness::ALL);
+            }
+        }
+    }
+
+    /// The result of the [`Action::Read`] for `id`.
+    pub fn handle_read(&mut self, id: ConnId, io: Io) {
+        if let Some(s) = self.slot(id) {
+            s.handle_read(io);
+        }
+    }
+
+    /// The result of the [`Action::Write`] for `id`.
+    pub fn handle_write(&mut self, id: ConnId, io: Io) {
+        if let Some(s) = self.slot(id) {
+            s.handle_write(io);
+        }
+    }
+
+    /// Whether the network is up (on an ESP32: the station has an IP). While
+    /// it is down, `open` is refused, and live connections end with
+    /// `LinkError::NetworkDown` when it goes down.
+    pub fn set_network(&mut self, up: bool) {
+        if self.network_up && !up {
+            for s in self.slots_mut() {
+                if s.is_live() {
+                    s.fail(crate::session::LinkError::NetworkDown);
+                }
+            }
+        }
+        self.network_up = up;
+    }
+
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for s in self.slots_mut() {
+            s.handle_timeout(now);
+        }
+    }
+
+    // ----- outputs ------------------------------------------------------
+
+    /// The next action for the socket layer, taking connections in turn.
+    /// Execute it and report its result before asking again.
+    pub fn poll_action(&mut self, now: Instant) -> Option<Action<'_>> {
+        let _ = now;
+        let slots = self.slots.as_mut();
+        let n = slots.len().min(1 << 16);
+        let start = self.action_cursor % n.max(1);
+        let (head, tail) = slots[..n].split_at_mut(start);
+        let rotated = tail
+            .iter_mut()
+            .enumerate()
+            .map(|(k, s)| (start + k, s))
+            .chain(head.iter_mut().enumerate());
+        for (i, slot) in rotated {
+            if slot.has_action() {
+                self.action_cursor = i + 1;
+                return slot.next_action(i);
+            }
+        }
+        None
+    }
+
+    /// The next event, taking connections in turn. Call it until `None`.
+    /// After a connection's `Closed` its id is dead for commands; its
+    /// socket lingers as the TCP close policy says.
+    pub fn poll_event(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
+        let linger_ms = self.config.linger_ms;
+        let slots = self.slots.as_mut();
+        let n = slots.len().min(1 << 16);
+        let start = self.event_cursor % n.max(1);
+        let (head, tail) = slots[..n].split_at_mut(start);
+        let rotated = tail
+            .iter_mut()
+            .enumerate()
+            .map(|(k, s)| (start + k, s))
+            .chain(head.iter_mut().enumerate());
+        for (i, slot) in rotated {
+            if !slot.is_live() {
+                continue;
+            }
+            let id = slot.id(i);
+            let link = slot.link;
+            let Slot {
+                session,
+                link: slot_link,
+                deadline,
+                ..
+            } = slot;
+            let Some(session) = session.as_mut() else {
+                continue;
+            };
+            let link_end = session.link_end();
+            let Some(event) = session.poll_event(now) else {
+                continue;
+            };
+            if let SessionEvent::Closed(how) = &event {
+                let policy = slot::policy(link, how, link_end);
+                *slot_link = match policy {
+                    Policy::Abort => Link::Release,
+                    p => Link::Linger {
+                        policy: p,
+                        shut: false,
+                    },
+                };
+                *deadline = now.plus_millis(linger_ms);
+            }
+            self.event_cursor = i + 1;
+            return Some((id, event));
+        }
+        None
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.slots().iter().filter_map(Slot::poll_timeout).min()
+    }
+
+    /// Whether [`poll_action`](Self::poll_action) has something to do now,
+    /// with no new input (a transport that sleeps checks this first).
+    pub fn has_action(&mut self) -> bool {
+        self.slots_mut().iter_mut().any(Slot::has_action)
+    }
+}

@@ -1,0 +1,394 @@
+//! One connection slot: a [`Session`] and the life of its socket, with the
+//! decisions the socket layer must not make (what to do next, when a fault
+//! is reported, how TCP is closed).
+
+use core::net::SocketAddr;
+
+use super::io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
+use super::table::Phase;
+use crate::connection::State;
+use crate::error::Error;
+use crate::random::Random;
+use crate::session::{Disconnect, LinkEnd, LinkError, Session};
+use crate::time::Instant;
+
+/// Where a slot's socket is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// No connection.
+    Free,
+    /// The name is being resolved; `asked` until the answer (or `Pending`
+    /// and a readiness report) comes.
+    Resolve { asked: bool },
+    /// TCP connect to `addr`; `asked` until the outcome or readiness comes.
+    Connect { addr: SocketAddr, asked: bool },
+    /// Connected: handshake, messages, close handshake.
+    Up,
+    /// `Closed` was delivered; the socket flushes and closes as `policy` says.
+    Linger { policy: Policy, shut: bool },
+    /// The socket is to be closed now (the `Close` action is next).
+    Release,
+}
+
+/// How a socket ends once its connection's `Closed` was delivered: the TCP
+/// close policy, decided once here for every transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// The close handshake completed: flush, then wait for the server to
+    /// close TCP first (RFC 6455 section 7.1.1), bounded by the linger time.
+    AwaitFin,
+    /// Ended by an error with a close frame queued: flush, shut down
+    /// writing, wait for the server's FIN, bounded by the linger time.
+    HalfClose,
+    /// The server already closed its side: flush what is queued, close.
+    FlushThenClose,
+    /// Nothing more can or should be sent (the link failed, the handshake
+    /// never completed, or the peer is gone): close now.
+    Abort,
+}
+
+/// The policy for a connection whose end is `how`, after `link_end`.
+pub(crate) fn policy(link: Link, how: &Disconnect<'_>, link_end: Option<LinkEnd>) -> Policy {
+    if link != Link::Up {
+        return Policy::Abort;
+    }
+    match (link_end, how) {
+        (Some(LinkEnd::Failed(_)), _) | (_, Disconnect::Link(_) | Disconnect::Local) => {
+            Policy::Abort
+        }
+        (_, Disconnect::Error(Error::Handshake(_) | Error::HandshakeTimeout)) => Policy::Abort,
+        (_, Disconnect::Error(Error::KeepaliveTimeout)) => Policy::Abort,
+        (Some(LinkEnd::Eof), _) => Policy::FlushThenClose,
+        (None, Disconnect::Clean(_)) => Policy::AwaitFin,
+        (None, Disconnect::Error(_)) => Policy::HalfClose,
+    }
+}
+
+/// One connection slot.
+#[derive(Debug)]
+pub struct Slot<R, TX, RX, A> {
+    pub(crate) session: Option<Session<R, TX, RX, A>>,
+    /// The generation of the connection in the slot (or of the last one).
+    pub(crate) gen: u32,
+    pub(crate) link: Link,
+    /// The connect deadline, then the linger deadline.
+    pub(crate) deadline: Instant,
+    pub(crate) port: u16,
+    pub(crate) ready: Readiness,
+    /// How many bytes the last `Read` lent.
+    pub(crate) lent: usize,
+    /// A write failed: reads drain what arrived before the failure is
+    /// reported.
+    pub(crate) write_failed: Option<LinkError>,
+    /// The generation of an earlier connection whose socket is still to be
+    /// closed (its slot was taken over while it lingered).
+    pub(crate) stale: Option<u32>,
+}
+
+impl<R, TX, RX, A> Slot<R, TX, RX, A> {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Slot {
+            session: None,
+            gen: 0,
+            link: Link::Free,
+            deadline: Instant::ZERO,
+            port: 0,
+            ready: Readiness::NONE,
+            lent: 0,
+            write_failed: None,
+            stale: None,
+        }
+    }
+}
+
+impl<R, TX, RX, A> Default for Slot<R, TX, RX, A> {
+    fn default() -> Self {
+        Slot::new()
+    }
+}
+
+impl<R, TX, RX, A> Slot<R, TX, RX, A>
+where
+    R: Random,
+    TX: AsRef<[u8]> + AsMut<[u8]>,
+    RX: AsRef<[u8]> + AsMut<[u8]>,
+    A: AsRef<[u8]> + AsMut<[u8]>,
+{
+    pub(crate) fn id(&self, index: usize) -> ConnId {
+        ConnId {
+            slot: index as u16,
+            gen: self.gen,
+        }
+    }
+
+    /// Whether the connection can still deliver events and take commands.
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(
+            self.link,
+            Link::Resolve { .. } | Link::Connect { .. } | Link::Up
+        ) && self.session.as_ref().is_some_and(|s| !s.has_ended())
+    }
+
+    /// The phase, for the table and for callers.
+    pub(crate) fn phase(&self) -> Option<Phase> {
+        Some(match self.link {
+            Link::Free => return None,
+            Link::Resolve { .. } => Phase::Resolve,
+            Link::Connect { .. } => Phase::Connect,
+            Link::Up => match self.session.as_ref()?.connection_ref().state() {
+                State::Connecting => Phase::Handshake,
+                State::Open => Phase::Open,
+                State::Closing | State::Closed => Phase::Closing,
+            },
+            Link::Linger { .. } => Phase::Linger,
+            Link::Release => Phase::Released,
+        })
+    }
+
+    /// Ends the connection with a link failure, reported after the events
+    /// of what was already read.
+    pub(crate) fn fail(&mut self, e: LinkError) {
+        if let Some(s) = self.session.as_mut() {
+            s.handle_link_error(e);
+        }
+    }
+
+    pub(crate) fn handle_resolved(&mut self, r: Resolution) {
+        if !matches!(self.link, Link::Resolve { .. }) || !self.is_live() {
+            return;
+        }
+        match r {
+            Resolution::Pending => {}
+            Resolution::Found(ip) => {
+                let addr = SocketAddr::new(ip, self.port);
+                self.link = Link::Connect { addr, asked: false };
+            }
+            Resolution::Failed(e) => self.fail(e),
+        }
+    }
+
+    pub(crate) fn handle_connect(&mut self, outcome: ConnectOutcome, now: Instant) {
+        if !matches!(self.link, Link::Connect { .. }) || !self.is_live() {
+            return;
+        }
+        match outcome {
+            ConnectOutcome::Pending => {}
+            ConnectOutcome::Connected => {
+                self.link = Link::Up;
+                self.ready = Readiness {
+                    readable: true,
+                    writable: true,
+                    read_closed: false,
+                };
+            }
+            ConnectOutcome::Failed {
+                next: Some(addr), ..
+            } if now < self.deadline => {
+                self.link = Link::Connect { addr, asked: false };
+            }
+            ConnectOutcome::Failed { error, .. } => self.fail(error),
+        }
+    }
+
+    pub(crate) fn handle_readiness(&mut self, r: Readiness) {
+        self.ready.merge(r);
+        match &mut self.link {
+            Link::Resolve { asked } | Link::Connect { asked, .. } => *asked = false,
+            _ => {}
+        }
+    }
+
+    pub(crate) fn handle_read(&mut self, io: Io) {
+        let lent = core::mem::take(&mut self.lent);
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match (self.link, io) {
+            (Link::Up, Io::Done(n)) => {
+                session.commit_read(n);
+                // A short read drained the socket, unless the end is known
+                // to be waiting (it raises no new readiness).
+                if n < lent && !self.ready.read_closed {
+                    self.ready.readable = false;
+                }
+            }
+            (Link::Up, Io::WouldBlock) => self.ready.readable = false,
+            (Link::Up, Io::Eof) => session.handle_eof(),
+            (Link::Up, Io::Failed(e)) => session.handle_link_error(e),
+            (Link::Linger { .. }, Io::Done(_)) => {}
+            (Link::Linger { .. }, Io::WouldBlock) => self.ready.readable = false,
+            (Link::Linger { .. }, Io::Eof | Io::Failed(_)) => self.link = Link::Release,
+            _ => {}
+        }
+        // A write failed earlier: once the reads are drained, report it.
+        if let (Link::Up, Some(e), false) = (self.link, self.write_failed, self.ready.readable) {
+            session.handle_link_error(e);
+        }
+    }
+
+    pub(crate) fn handle_write(&mut self, io: Io) {
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
+        match io {
+            Io::Done(0) | Io::WouldBlock => self.ready.writable = false,
+            Io::Done(n) => session.advance_transmit(n),
+            Io::Eof | Io::Failed(_) if !matches!(self.link, Link::Up) => {
+                self.link = Link::Release;
+            }
+            Io::Eof => self.write_error(LinkError::Reset),
+            Io::Failed(e) => self.write_error(e),
+        }
+    }
+
+    /// A write failed: drain what the socket still holds (a reset keeps
+    /// the bytes that arrived before it readable), then report `e`.
+    fn write_error(&mut self, e: LinkError) {
+        self.write_failed.get_or_insert(e);
+        self.ready.readable = true;
+        self.ready.read_closed = true;
+    }
+
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        match self.link {
+            Link::Resolve { .. } | Link::Connect { .. } if now >= self.deadline => {
+                self.fail(LinkError::ConnectTimeout);
+            }
+            Link::Resolve { .. } | Link::Connect { .. } | Link::Up => {
+                if let Some(s) = self.session.as_mut() {
+                    s.handle_timeout(now);
+                }
+            }
+            Link::Linger { .. } if now >= self.deadline => self.link = Link::Release,
+            _ => {}
+        }
+    }
+
+    /// The earliest deadline of the slot.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        let session = self.session.as_ref();
+        match self.link {
+            Link::Resolve { .. } | Link::Connect { .. } => {
+                let proto = session.and_then(Session::poll_timeout);
+                Some(proto.map_or(self.deadline, |p| p.min(self.deadline)))
+            }
+            Link::Up => session.and_then(Session::poll_timeout),
+            Link::Linger { .. } => Some(self.deadline),
+            Link::Free | Link::Release => None,
+        }
+    }
+
+    /// Whether [`next_action`](Self::next_action) has something now.
+    pub(crate) fn has_action(&mut self) -> bool {
+        if self.stale.is_some() {
+            return true;
+        }
+        let Some(session) = self.session.as_mut() else {
+            return false;
+        };
+        let writable = self.ready.writable && !session.transmit().is_empty();
+        match self.link {
+            Link::Free => false,
+            Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
+            Link::Up => {
+                (writable && self.write_failed.is_none())
+                    || (self.ready.readable && !session.read_buf().is_empty())
+            }
+            Link::Linger { policy, shut } => {
+                writable
+                    || session.transmit().is_empty()
+                        && (policy == Policy::FlushThenClose
+                            || (policy == Policy::HalfClose && !shut)
+                            || self.ready.readable)
+            }
+            Link::Release => true,
+        }
+    }
+
+    /// The next thing the socket layer should do for this slot.
+    pub(crate) fn next_action(&mut self, index: usize) -> Option<Action<'_>> {
+        if let Some(gen) = self.stale.take() {
+            let id = ConnId {
+                slot: index as u16,
+                gen,
+            };
+            return Some(Action::Close { id });
+        }
+        let id = self.id(index);
+        let live = self.is_live();
+        match &mut self.link {
+            Link::Free => None,
+            Link::Resolve { asked } if !*asked && live => {
+                *asked = true;
+                let port = self.port;
+                let host = self.session.as_ref()?.connection_ref().request_host()?;
+                Some(Action::Resolve { id, host, port })
+            }
+            Link::Connect { addr, asked } if !*asked && live => {
+                *asked = true;
+                self.ready = Readiness::NONE;
+                Some(Action::Connect { id, addr: *addr })
+            }
+            Link::Resolve { .. } | Link::Connect { .. } => None,
+            Link::Up => self.up_action(id),
+            Link::Linger { .. } => self.linger_action(id),
+            Link::Release => Some(self.release(id)),
+        }
+    }
+
+    fn up_action(&mut self, id: ConnId) -> Option<Action<'_>> {
+        let session = self.session.as_mut()?;
+        let write = self.ready.writable && self.write_failed.is_none();
+        if write && !session.transmit().is_empty() {
+            return Some(Action::Write {
+                id,
+                bytes: session.transmit(),
+            });
+        }
+        if !self.ready.readable {
+            return None;
+        }
+        let buf = session.read_buf();
+        if buf.is_empty() {
+            return None;
+        }
+        self.lent = buf.len();
+        Some(Action::Read { id, buf })
+    }
+
+    fn linger_action(&mut self, id: ConnId) -> Option<Action<'_>> {
+        let Link::Linger { policy, shut } = self.link else {
+            return None;
+        };
+        if !self.session.as_ref()?.transmit().is_empty() {
+            if !self.ready.writable {
+                return None;
+            }
+            let bytes = self.session.as_ref()?.transmit();
+            return Some(Action::Write { id, bytes });
+        }
+        match (policy, shut) {
+            (Policy::FlushThenClose | Policy::Abort, _) => Some(self.release(id)),
+            (Policy::HalfClose, false) => {
+                self.link = Link::Linger { policy, shut: true };
+                Some(Action::Shutdown { id })
+            }
+            _ if self.ready.readable => {
+                let buf = self.session.as_mut()?.discard_buf();
+                self.lent = buf.len();
+                Some(Action::Read { id, buf })
+            }
+            _ => None,
+        }
+    }
+
+    /// Frees the slot: the socket's `Close` is the id's last action.
+    fn release(&mut self, id: ConnId) -> Action<'static> {
+        self.link = Link::Free;
+        self.session = None;
+        self.ready = Readiness::NONE;
+        self.write_failed = None;
+        Action::Close { id }
+    }
+}
