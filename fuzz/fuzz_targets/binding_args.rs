@@ -191,6 +191,17 @@ impl Transport for Fake {
         Ok(())
     }
 
+    fn set_keepalive(
+        &mut self,
+        id: u32,
+        interval: u64,
+        timeout: u64,
+        now: Instant,
+    ) -> Result<(), CommandFailure> {
+        let _ = (interval, timeout, now);
+        self.command(id)
+    }
+
     fn state(&self, id: u32) -> Option<State> {
         self.conns.iter().find(|(i, _)| *i == id).map(|(_, s)| *s)
     }

@@ -29,16 +29,27 @@ pub struct Config {
     /// How long the server has to answer our close frame (at most
     /// `u32::MAX` ms, about 49 days; longer values are cut to that).
     pub close_timeout_ms: u64,
+    /// Keepalive: when nothing at all has been received for this long while
+    /// open, queue a ping (0: keepalive off). Any inbound byte proves the
+    /// link alive, so a busy stream never pings.
+    pub ping_interval_ms: u64,
+    /// Keepalive: when nothing at all arrives within this long after that
+    /// ping, fail with [`Error::KeepaliveTimeout`] after queueing a close
+    /// frame with 1011 (0: ping, never fail).
+    pub pong_timeout_ms: u64,
 }
 
 impl Default for Config {
-    /// 16 MiB messages, 8 KiB response header, 10 s handshake, 5 s close.
+    /// 16 MiB messages, 8 KiB response header, 10 s handshake, 5 s close,
+    /// keepalive off (a library does what it is told).
     fn default() -> Self {
         Config {
             max_message_size: 16 << 20,
             max_response_header: 8 << 10,
             handshake_timeout_ms: 10_000,
             close_timeout_ms: 5_000,
+            ping_interval_ms: 0,
+            pong_timeout_ms: 0,
         }
     }
 }
@@ -221,6 +232,16 @@ pub struct Connection<R, S> {
     /// The kind of the fragmented message being sent, and its UTF-8 state.
     sending: Option<DataKind>,
     tx_utf8: Utf8Validator,
+    /// The keepalive timer (used while open, when configured).
+    keepalive: Keepalive,
+}
+
+/// The keepalive timer: until `deadline`, nothing to do; at it, ping (or,
+/// once `pinged`, fail).
+#[derive(Clone, Copy, Debug)]
+struct Keepalive {
+    deadline: Instant,
+    pinged: bool,
 }
 
 /// What a connection keeps of its [`Config`], compactly: on a microcontroller
@@ -231,6 +252,8 @@ struct Limits {
     max_message_size: u64,
     close_timeout_ms: u32,
     max_response_header: u32,
+    ping_interval_ms: u32,
+    pong_timeout_ms: u32,
 }
 
 /// Offsets into the request (which is never longer than 64 KiB).
@@ -298,6 +321,8 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
                 max_message_size: config.max_message_size,
                 close_timeout_ms: saturate(config.close_timeout_ms),
                 max_response_header: saturate(config.max_response_header as u64),
+                ping_interval_ms: saturate(config.ping_interval_ms),
+                pong_timeout_ms: saturate(config.pong_timeout_ms),
             },
             phase: Phase::Handshake {
                 deadline: now.plus_millis(config.handshake_timeout_ms),
@@ -309,6 +334,10 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
             rx_utf8: Utf8Validator::new(),
             sending: None,
             tx_utf8: Utf8Validator::new(),
+            keepalive: Keepalive {
+                deadline: now,
+                pinged: false,
+            },
         })
     }
 
@@ -355,7 +384,13 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     pub fn recv<'i>(&mut self, now: Instant, input: &'i [u8]) -> Result<Received<'i>, Error> {
         self.handle_timeout(now)?;
         match self.phase {
-            Phase::Handshake { .. } => self.recv_handshake(input),
+            Phase::Handshake { .. } => {
+                let r = self.recv_handshake(input)?;
+                if let Phase::Open = self.phase {
+                    self.handle_activity(now);
+                }
+                Ok(r)
+            }
             Phase::Open | Phase::Closing { .. } => self.recv_frames(input),
             Phase::Closed => Ok(Received::need(input.len(), Progress::NeedInput)),
         }
@@ -378,8 +413,66 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
                 self.phase = Phase::Closed;
                 Err(Error::CloseTimeout)
             }
+            Phase::Open if self.keepalive_due(now) => self.keepalive_expired(now),
             _ => Ok(()),
         }
+    }
+
+    /// Changes the keepalive of this connection (see
+    /// [`Config::ping_interval_ms`] and [`Config::pong_timeout_ms`]; 0 turns
+    /// each off). The timer starts over at `now`.
+    pub fn set_keepalive(&mut self, ping_interval_ms: u64, pong_timeout_ms: u64, now: Instant) {
+        let saturate = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        self.limits.ping_interval_ms = saturate(ping_interval_ms);
+        self.limits.pong_timeout_ms = saturate(pong_timeout_ms);
+        self.handle_activity(now);
+    }
+
+    /// Bytes arrived from the server at `now` (whatever they hold): the link
+    /// is alive, so the keepalive timer starts over.
+    pub fn handle_activity(&mut self, now: Instant) {
+        let interval = u64::from(self.limits.ping_interval_ms);
+        self.keepalive = Keepalive {
+            deadline: now.plus_millis(interval),
+            pinged: false,
+        };
+    }
+
+    fn keepalive_due(&self, now: Instant) -> bool {
+        self.keepalive_deadline().is_some_and(|d| now >= d)
+    }
+
+    /// When the keepalive timer fires next, if it is on.
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        let ka = self.keepalive;
+        let on =
+            self.limits.ping_interval_ms > 0 && !(ka.pinged && self.limits.pong_timeout_ms == 0);
+        on.then_some(ka.deadline)
+    }
+
+    /// Silence for the ping interval: ping. Silence for the pong timeout
+    /// after that: fail with 1011, the peer is presumed gone.
+    fn keepalive_expired(&mut self, now: Instant) -> Result<(), Error> {
+        if self.keepalive.pinged {
+            self.close_and_stop(close::INTERNAL_ERROR);
+            return Err(Error::KeepaliveTimeout);
+        }
+        // Best effort: the ping rides in the control reserve; if even that
+        // is taken, the silence is timed all the same.
+        let mut payload = [0u8; 4];
+        if self.rng.fill(&mut payload).is_ok() {
+            if let Ok(key) = self.mask_key() {
+                let _ = self
+                    .tx
+                    .push_frame(Class::Pong, OpCode::Ping, true, &payload, key);
+            }
+        }
+        let timeout = u64::from(self.limits.pong_timeout_ms);
+        self.keepalive = Keepalive {
+            deadline: now.plus_millis(timeout),
+            pinged: true,
+        };
+        Ok(())
     }
 
     /// The transport reached end of stream; `unconsumed` is how many received
@@ -598,9 +691,16 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     /// Fails the connection: queues a close frame with the error's code
     /// (unless ours was already sent) and closes.
     fn fail(&mut self, e: ProtocolError) -> Error {
+        self.close_and_stop(e.close_code());
+        Error::Protocol(e)
+    }
+
+    /// Queues a close frame with `code` (unless ours was already sent) and
+    /// closes.
+    fn close_and_stop(&mut self, code: u16) {
         if let Phase::Open = self.phase {
             if let Ok(key) = self.mask_key() {
-                let code = e.close_code().to_be_bytes();
+                let code = code.to_be_bytes();
                 let _ = self
                     .tx
                     .push_frame(Class::Close, OpCode::Close, true, &code, key);
@@ -609,7 +709,6 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         self.phase = Phase::Closed;
         self.frame = None;
         self.message = None;
-        Error::Protocol(e)
     }
 
     /// Closes without a close frame (the random source failed).
@@ -784,7 +883,8 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
             Phase::Handshake { deadline } | Phase::Closing { deadline } => Some(deadline),
-            Phase::Open | Phase::Closed => None,
+            Phase::Open => self.keepalive_deadline(),
+            Phase::Closed => None,
         }
     }
 

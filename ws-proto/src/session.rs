@@ -170,6 +170,8 @@ pub struct Session<R, TX, RX, A> {
     link_end: Option<LinkEnd>,
     /// An end decided outside the decoder (a timer), reported next.
     timer_end: Option<Error>,
+    /// Bytes arrived since the connection last heard of it (keepalive).
+    fresh: bool,
     /// The terminal event was delivered.
     ended: bool,
 }
@@ -227,6 +229,7 @@ where
             streaming,
             link_end: None,
             timer_end: None,
+            fresh: false,
             ended: false,
         })
     }
@@ -288,6 +291,15 @@ where
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf).
     pub fn commit_read(&mut self, n: usize) {
         self.end = (self.end + n).min(self.rx.as_ref().len());
+        self.fresh |= n > 0;
+    }
+
+    /// Tells the connection that bytes arrived (the keepalive timer starts
+    /// over), once per read.
+    fn note_activity(&mut self, now: Instant) {
+        if core::mem::take(&mut self.fresh) {
+            self.conn.handle_activity(now);
+        }
     }
 
     /// The next event, if any. Call it until `None` after each read, and also
@@ -299,6 +311,7 @@ where
         if self.ended {
             return None;
         }
+        self.note_activity(now);
         if let Some(e) = self.timer_end.take() {
             return self.end_with(Disconnect::Error(e));
         }
@@ -366,6 +379,7 @@ where
         if self.ended || self.timer_end.is_some() {
             return;
         }
+        self.note_activity(now);
         if let Err(e) = self.conn.handle_timeout(now) {
             self.timer_end = Some(e);
         }

@@ -79,7 +79,8 @@ pub struct ClientConfig {
     /// last bytes (the close frame) and wait for the server to close TCP
     /// first (default 2 s). See [`Client::lingering`].
     pub linger_ms: u64,
-    /// Handshake and close timeouts. The handshake timeout counts from
+    /// Handshake and close timeouts, and keepalive (`ping_interval_ms`,
+    /// `pong_timeout_ms`; off by default). The handshake timeout counts from
     /// [`Client::open`], so it also bounds name resolution and connect.
     pub proto: Config,
 }
@@ -341,6 +342,27 @@ impl Client {
         self.command(id, |c| c.close(now, code, reason))
     }
 
+    /// Sets the keepalive of one connection (the default comes from
+    /// `ClientConfig::proto`): ping after `ping_interval_ms` of silence,
+    /// fail with `KeepaliveTimeout` after `pong_timeout_ms` more (0 turns
+    /// each off).
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::UnknownConnection`].
+    pub fn set_keepalive(
+        &mut self,
+        id: ConnId,
+        ping_interval_ms: u64,
+        pong_timeout_ms: u64,
+        now: Instant,
+    ) -> Result<(), CommandError> {
+        let conn = self.driver.connection(id)?;
+        conn.set_keepalive(ping_interval_ms, pong_timeout_ms, now);
+        self.kick = true;
+        Ok(())
+    }
+
     /// The connection's state, or `None` for an unknown or ended id.
     /// `Connecting` covers name resolution, TCP connect and the handshake.
     pub fn state(&self, id: ConnId) -> Option<State> {
@@ -397,8 +419,12 @@ impl Client {
             let _ = self.harvest(Duration::ZERO);
         }
         self.collect_answers();
-        self.driver.handle_timeout(now);
-        let budget_left = self.execute(now);
+        // Reads first, so bytes waiting in the socket count before a
+        // keepalive deadline; then the timers, and what they queued.
+        let budget_left = self.execute(now) && {
+            self.driver.handle_timeout(now);
+            self.execute(now)
+        };
         self.served = true;
         // Out of budget: more actions are waiting; `wait` must not sleep.
         self.kick = !budget_left;
@@ -573,6 +599,16 @@ impl Transport for Client {
         Client::close(self, id, now, code, reason)
     }
 
+    fn set_keepalive(
+        &mut self,
+        id: ConnId,
+        ping_interval_ms: u64,
+        pong_timeout_ms: u64,
+        now: Instant,
+    ) -> Result<(), CommandError> {
+        Client::set_keepalive(self, id, ping_interval_ms, pong_timeout_ms, now)
+    }
+
     fn state(&self, id: ConnId) -> Option<State> {
         Client::state(self, id)
     }
@@ -588,7 +624,11 @@ impl Transport for Client {
 }
 
 /// Starts resolving `host` on a worker thread that wakes the poller when done.
-fn resolve(host: &str, port: u16, waker: Arc<Waker>) -> Result<mpsc::Receiver<Resolved>, LinkError> {
+fn resolve(
+    host: &str,
+    port: u16,
+    waker: Arc<Waker>,
+) -> Result<mpsc::Receiver<Resolved>, LinkError> {
     let (tx, rx) = mpsc::channel();
     let host = host.to_owned();
     std::thread::Builder::new()

@@ -43,8 +43,8 @@ mod random;
 pub use client::{Client, ClientConfig, Notifier};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
-pub use ws_proto::ConnId;
 pub use random::{BufferedRandom, REFILL};
+pub use ws_proto::ConnId;
 
 #[cfg(test)]
 mod tests {

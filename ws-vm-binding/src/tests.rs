@@ -139,6 +139,20 @@ impl Transport for Mock {
         Ok(())
     }
 
+    fn set_keepalive(
+        &mut self,
+        id: u32,
+        interval: u64,
+        timeout: u64,
+        now: Instant,
+    ) -> Result<(), CommandFailure> {
+        let _ = (interval, timeout, now);
+        self.conns
+            .get(&id)
+            .map(|_| ())
+            .ok_or(CommandFailure::UnknownConnection)
+    }
+
     fn state(&self, id: u32) -> Option<State> {
         self.conns.get(&id).map(|c| c.state)
     }

@@ -335,6 +335,17 @@ impl Transport for Recording {
     ) -> Result<(), CommandFailure> {
         Transport::close(&mut self.inner, id, now, code, reason)
     }
+    fn set_keepalive(
+        &mut self,
+        id: ConnId,
+        interval: u64,
+        timeout: u64,
+        now: Instant,
+    ) -> Result<(), CommandFailure> {
+        let _ = (interval, timeout, now);
+        Transport::set_keepalive(&mut self.inner, id, interval, timeout, now)
+    }
+
     fn state(&self, id: ConnId) -> Option<State> {
         Transport::state(&self.inner, id)
     }

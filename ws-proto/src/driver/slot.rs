@@ -201,29 +201,42 @@ where
 
     pub(crate) fn handle_read(&mut self, io: Io) {
         let lent = core::mem::take(&mut self.lent);
+        match self.link {
+            Link::Up => self.up_read(io, lent),
+            Link::Linger { .. } => match io {
+                Io::Done(_) => {}
+                Io::WouldBlock => self.ready.readable = false,
+                Io::Eof | Io::Failed(_) => self.link = Link::Release,
+            },
+            _ => {}
+        }
+    }
+
+    /// A read while connected: commit the bytes, or record how the link
+    /// ended. After a failed write, the first read that brings no bytes
+    /// reports that write's failure.
+    fn up_read(&mut self, io: Io, lent: usize) {
         let Some(session) = self.session.as_mut() else {
             return;
         };
-        match (self.link, io) {
-            (Link::Up, Io::Done(n)) => {
+        match io {
+            Io::Done(n) => {
                 session.commit_read(n);
                 // A short read drained the socket, unless the end is known
                 // to be waiting (it raises no new readiness).
                 if n < lent && !self.ready.read_closed {
                     self.ready.readable = false;
                 }
+                return;
             }
-            (Link::Up, Io::WouldBlock) => self.ready.readable = false,
-            (Link::Up, Io::Eof) => session.handle_eof(),
-            (Link::Up, Io::Failed(e)) => session.handle_link_error(e),
-            (Link::Linger { .. }, Io::Done(_)) => {}
-            (Link::Linger { .. }, Io::WouldBlock) => self.ready.readable = false,
-            (Link::Linger { .. }, Io::Eof | Io::Failed(_)) => self.link = Link::Release,
-            _ => {}
+            Io::WouldBlock => self.ready.readable = false,
+            Io::Eof | Io::Failed(_) => self.ready.readable = false,
         }
-        // A write failed earlier: once the reads are drained, report it.
-        if let (Link::Up, Some(e), false) = (self.link, self.write_failed, self.ready.readable) {
-            session.handle_link_error(e);
+        match (self.write_failed, io) {
+            (Some(e), _) => session.handle_link_error(e),
+            (None, Io::Eof) => session.handle_eof(),
+            (None, Io::Failed(e)) => session.handle_link_error(e),
+            (None, _) => {}
         }
     }
 
@@ -292,8 +305,9 @@ where
             Link::Free => false,
             Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
             Link::Up => {
+                let unreported = self.write_failed.is_some() && session.link_end().is_none();
                 (writable && self.write_failed.is_none())
-                    || (self.ready.readable && !session.read_buf().is_empty())
+                    || (self.ready.readable && (unreported || !session.read_buf().is_empty()))
             }
             Link::Linger { policy, shut } => {
                 writable
@@ -347,6 +361,14 @@ where
             });
         }
         if !self.ready.readable {
+            return None;
+        }
+        if self.write_failed.is_some() && session.read_buf().is_empty() {
+            // No room to drain into: the events of what is buffered come
+            // first, then the write's failure.
+            if let Some(e) = self.write_failed {
+                session.handle_link_error(e);
+            }
             return None;
         }
         let buf = session.read_buf();

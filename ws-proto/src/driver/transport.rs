@@ -71,8 +71,27 @@ pub trait Transport {
     ///
     /// [`CommandError::UnknownConnection`] for an ended id; `Send` with
     /// `InvalidCloseCode` / `ReasonTooLong`.
-    fn close(&mut self, id: Self::Id, now: Instant, code: u16, reason: &str)
-        -> Result<(), CommandError>;
+    fn close(
+        &mut self,
+        id: Self::Id,
+        now: Instant,
+        code: u16,
+        reason: &str,
+    ) -> Result<(), CommandError>;
+
+    /// Sets the keepalive of a connection: ping after `ping_interval_ms` of
+    /// silence, fail after `pong_timeout_ms` more (0 turns each off).
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::UnknownConnection`] for an ended id.
+    fn set_keepalive(
+        &mut self,
+        id: Self::Id,
+        ping_interval_ms: u64,
+        pong_timeout_ms: u64,
+        now: Instant,
+    ) -> Result<(), CommandError>;
 
     /// The protocol state, `None` for an unknown or ended id.
     fn state(&self, id: Self::Id) -> Option<State>;
