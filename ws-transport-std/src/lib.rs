@@ -26,6 +26,12 @@
 //!   queue drains as the socket takes bytes.
 //! - Mask keys and handshake keys come from `getrandom` through
 //!   [`BufferedRandom`].
+//!
+//! The types the client hands out are re-exported here ([`SessionEvent`],
+//! [`Message`], [`Disconnect`], ...), and so is the whole core as
+//! [`ws_proto`], so one dependency is enough. [`blocking::WebSocket`] wraps
+//! one connection in calls that wait (each for at most its timeout), for
+//! programs with nothing else to do.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -33,6 +39,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod blocking;
 mod client;
 mod clock;
 mod error;
@@ -42,6 +49,13 @@ pub use client::{Client, ClientConfig, ConnId, Notifier};
 pub use clock::Clock;
 pub use error::{CommandError, OpenError};
 pub use random::{BufferedRandom, REFILL};
+
+/// The protocol core, for everything not re-exported below.
+pub use ws_proto;
+pub use ws_proto::{
+    CloseFrame, Config, DataKind, Disconnect, Error, HandshakeError, HandshakeOptions, Instant,
+    LinkError, Message, ProtocolError, SendError, SessionEvent, State, UrlError, MIN_RECV_BUFFER,
+};
 
 #[cfg(test)]
 mod tests {
