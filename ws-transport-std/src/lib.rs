@@ -57,6 +57,13 @@ pub use ws_proto::{
     LinkError, Message, ProtocolError, SendError, SessionEvent, State, UrlError, MIN_RECV_BUFFER,
 };
 
+// Every code block of the workspace README compiles (and runs, unless marked
+// `no_run`) as a doctest of this crate; C blocks are built by
+// ws-vm-binding/tests/readme_c.rs, the others are not Rust (`text`, `sh`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     /// The client can move to another thread (e.g. the VM's event loop thread).
