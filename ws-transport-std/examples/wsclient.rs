@@ -1,103 +1,214 @@
-//! A line-based WebSocket client: each stdin line goes out as a text
-//! message, each message received is printed on its own stdout line.
+//! `wsclient`: talk to a WebSocket server from a terminal or a pipe.
 //!
 //! ```text
 //! cargo run -p ws-transport-std --example wsclient -- ws://127.0.0.1:9001/
+//! cargo run -p ws-transport-std --example wsclient -- --help
 //! ```
 //!
-//! Diagnostics go to stderr. At the end of stdin (Ctrl-D) it sends every line
-//! still queued, closes with 1000, waits for the server's close and exits 0.
-//! It exits 1 when the connection ends any other way, 2 on bad usage.
-//! Stdin is read on a thread that hands lines over a channel and wakes the
-//! event loop, which never blocks on anything but `Client::wait`.
+//! Text mode (the default): each stdin line goes out as a text message, each
+//! message received is printed on its own stdout line. `-b`: stdin is sent in
+//! chunks as binary messages and every message received is written to stdout
+//! raw, so `wsclient -b URL < in > out` against an echo server copies `in` to
+//! `out` byte for byte.
+//!
+//! At the end of stdin it sends what is still queued, closes with
+//! `--close-code` / `--close-reason` (1000, empty) and waits for the server's
+//! close; with `-n` it does not close but waits for the server to. Exit code
+//! 0 after a clean close handshake, 1 when the connection ends any other way
+//! or fails (the reason on stderr), 2 on a usage error.
+//!
+//! Stdin is read on a thread that hands lines or chunks over a bounded
+//! channel and wakes the event loop, which never blocks on anything but
+//! `Client::wait`.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, Write};
+use std::error::Error;
+use std::io::{BufRead, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ws_proto::{Disconnect, Message, SendError, SessionEvent, State};
-use ws_transport_std::{Client, ClientConfig, Clock, CommandError};
+use clap::Parser;
+use ws_transport_std::ws_proto::{close, Url};
+use ws_transport_std::{
+    Client, ClientConfig, Clock, CommandError, ConnId, Disconnect, HandshakeOptions, Instant,
+    Message, SendError, SessionEvent, State,
+};
+
+/// A WebSocket client for the terminal: stdin to the server, the server to stdout.
+#[derive(Parser, Debug)]
+#[command(name = "wsclient", version)]
+struct Cli {
+    /// The server, `ws://HOST[:PORT][/PATH][?QUERY]` (no TLS: `wss://` is refused).
+    #[arg(value_parser = parse_url)]
+    url: String,
+    /// Binary mode: stdin chunks go out as binary messages, messages are written
+    /// to stdout raw (no newline added).
+    #[arg(short, long)]
+    binary: bool,
+    /// The largest message accepted (and sent), in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+          value_parser = clap::value_parser!(u32).range(1..=(1 << 30) - 4096))]
+    max_message: u32,
+    /// At the end of stdin, do not close: wait for the server to close.
+    #[arg(short = 'n', long)]
+    no_close: bool,
+    /// The status code of our close frame.
+    #[arg(long, value_name = "CODE", default_value_t = 1000, value_parser = parse_close_code)]
+    close_code: u16,
+    /// The reason of our close frame (at most 123 bytes of UTF-8).
+    #[arg(long, value_name = "TEXT", default_value = "", value_parser = parse_close_reason)]
+    close_reason: String,
+    /// Report pings and pongs from the server on stderr.
+    #[arg(long)]
+    print_pings: bool,
+    /// An extra request header, `-H 'Name: value'` (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    headers: Vec<(String, String)>,
+    /// A subprotocol to offer (repeatable, in order of preference).
+    #[arg(long = "protocol", value_name = "P", value_parser = parse_protocol)]
+    protocols: Vec<String>,
+}
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(url), None) = (args.next(), args.next()) else {
-        eprintln!("usage: wsclient ws://HOST[:PORT][/PATH]");
-        return ExitCode::from(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print to stdout and exit 0; usage errors exit 2.
+        Err(e) => e.exit(),
     };
-    match run(&url) {
+    match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("wsclient: {e}");
-            ExitCode::from(2)
+            ExitCode::from(1)
         }
     }
 }
 
-/// Runs the session; `Ok(true)` for a clean close.
-fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
-    let clock = Clock::new();
+/// Opens the connection. The std `Client` has no way yet to send extra headers
+/// or offer subprotocols, so options that ask for them are refused here; this
+/// is the one function to change when `Client::open_with` exists.
+fn open(
+    client: &mut Client,
+    url: &str,
+    opts: &HandshakeOptions<'_>,
+    now: Instant,
+) -> Result<ConnId, Box<dyn Error>> {
+    if !opts.headers.is_empty() || !opts.protocols.is_empty() {
+        return Err("headers/subprotocols need Client::open_with".into());
+    }
+    Ok(client.open(url, now)?)
+}
+
+/// What the stdin thread hands over.
+enum Input {
+    Data(Vec<u8>),
+    Eof,
+    Failed(String),
+}
+
+/// Runs the session; `Ok(true)` after a clean close handshake (the reason
+/// for any end is already on stderr).
+fn run(cli: &Cli) -> Result<bool, Box<dyn Error>> {
+    let max_message = cli.max_message as usize;
     let config = ClientConfig {
         max_connections: 1,
+        max_message_size: max_message,
+        // Room for one message of the largest size plus its frame header.
+        tx_capacity: ClientConfig::default().tx_capacity.max(max_message + 1024),
         ..ClientConfig::default()
     };
+    let clock = Clock::new();
     let mut client = Client::new(config)?;
-    let id = client.open(url, clock.now())?;
+    let headers: Vec<(&str, &str)> = cli
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let protocols: Vec<&str> = cli.protocols.iter().map(String::as_str).collect();
+    let opts = HandshakeOptions {
+        protocols: &protocols,
+        headers: &headers,
+    };
+    let id = open(&mut client, &cli.url, &opts, clock.now())?;
 
-    let (lines_tx, lines) = mpsc::channel::<Option<String>>();
+    // A bounded channel: a fast stdin waits for the socket instead of piling up.
+    let (input_tx, input) = mpsc::sync_channel::<Input>(16);
     let notifier = client.notifier();
+    let binary = cli.binary;
+    let chunk = max_message.min(64 << 10);
     std::thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
+        let stdin = std::io::stdin();
+        let mut stdin = stdin.lock();
         let mut buf = Vec::new();
-        loop {
+        let last = loop {
             buf.clear();
-            match stdin.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
+            let read = if binary {
+                buf.resize(chunk, 0);
+                let n = stdin.read(&mut buf);
+                buf.truncate(*n.as_ref().unwrap_or(&0));
+                n
+            } else {
+                let n = stdin.read_until(b'\n', &mut buf);
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                n
+            };
+            match read {
+                Ok(0) => break Input::Eof,
                 Ok(_) => {
-                    if buf.last() == Some(&b'\n') {
-                        buf.pop();
-                    }
-                    let line = String::from_utf8_lossy(&buf).into_owned();
-                    if lines_tx.send(Some(line)).is_err() {
+                    if input_tx.send(Input::Data(buf.clone())).is_err() {
                         return;
                     }
                     let _ = notifier.notify();
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Input::Failed(format!("stdin: {e}")),
             }
-        }
-        let _ = lines_tx.send(None);
+        };
+        let _ = input_tx.send(last);
         let _ = notifier.notify();
     });
 
-    let mut outbox: VecDeque<String> = VecDeque::new();
+    let mut pending: Option<Vec<u8>> = None;
     let mut stdin_done = false;
     let mut closing = false;
     let stdout = std::io::stdout();
     let clean = loop {
         let now = clock.now();
-        while let Ok(line) = lines.try_recv() {
-            match line {
-                Some(l) => outbox.push_back(l),
-                None => stdin_done = true,
-            }
-        }
         if client.state(id) == Some(State::Open) {
-            while let Some(line) = outbox.front() {
-                match client.send_text(id, line) {
-                    Ok(()) => {
-                        outbox.pop_front();
+            loop {
+                if pending.is_none() && !stdin_done {
+                    match input.try_recv() {
+                        Ok(Input::Data(d)) => pending = Some(d),
+                        Ok(Input::Eof) | Err(mpsc::TryRecvError::Disconnected) => stdin_done = true,
+                        Ok(Input::Failed(e)) => {
+                            eprintln!("wsclient: {e}");
+                            stdin_done = true;
+                        }
+                        Err(mpsc::TryRecvError::Empty) => {}
                     }
+                }
+                let Some(data) = pending.as_deref() else {
+                    break;
+                };
+                let sent = if binary {
+                    client.send_binary(id, data)
+                } else {
+                    client.send_text(id, &String::from_utf8_lossy(data))
+                };
+                match sent {
+                    Ok(()) => pending = None,
                     Err(CommandError::Send(SendError::Backpressure)) => break,
                     Err(e) => {
-                        eprintln!("wsclient: line not sent: {e}");
-                        outbox.pop_front();
+                        eprintln!("wsclient: not sent: {e}");
+                        pending = None;
                     }
                 }
             }
-            if stdin_done && outbox.is_empty() && !closing {
-                client.close(id, now, 1000, "")?;
+            if stdin_done && pending.is_none() && !closing && !cli.no_close {
+                client.close(id, now, cli.close_code, &cli.close_reason)?;
                 closing = true;
             }
         }
@@ -106,20 +217,27 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
         while let Some((_, event)) = client.poll(now) {
             any = true;
             match event {
-                SessionEvent::Connected { .. } => eprintln!("wsclient: connected to {url}"),
-                SessionEvent::Message(Message::Text(t)) => {
+                SessionEvent::Connected { .. } => eprintln!("wsclient: connected to {}", cli.url),
+                SessionEvent::Message(m) => {
                     let mut out = stdout.lock();
-                    writeln!(out, "{t}")?;
-                    out.flush()?;
-                }
-                SessionEvent::Message(Message::Binary(b)) => {
-                    let mut out = stdout.lock();
-                    writeln!(out, "{}", String::from_utf8_lossy(b))?;
+                    match (m, binary) {
+                        (Message::Text(t), false) => writeln!(out, "{t}")?,
+                        (Message::Binary(b), false) => {
+                            writeln!(out, "{}", String::from_utf8_lossy(b))?
+                        }
+                        (Message::Text(t), true) => out.write_all(t.as_bytes())?,
+                        (Message::Binary(b), true) => out.write_all(b)?,
+                    }
                     out.flush()?;
                 }
                 SessionEvent::Fragment { .. } => {}
-                SessionEvent::Ping(_) => eprintln!("wsclient: ping"),
-                SessionEvent::Pong(_) => eprintln!("wsclient: pong"),
+                SessionEvent::Ping(p) if cli.print_pings => {
+                    eprintln!("wsclient: ping ({} bytes)", p.len())
+                }
+                SessionEvent::Pong(p) if cli.print_pings => {
+                    eprintln!("wsclient: pong ({} bytes)", p.len())
+                }
+                SessionEvent::Ping(_) | SessionEvent::Pong(_) => {}
                 SessionEvent::Closed(why) => {
                     eprintln!("wsclient: {why}");
                     ended = Some(matches!(why, Disconnect::Clean(_)));
@@ -130,7 +248,7 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
             break clean;
         }
         if any {
-            // An event may have made queued lines sendable: no sleep yet.
+            // An event may have made queued input sendable: no sleep yet.
             continue;
         }
         client.wait(clock.now(), Duration::from_secs(1))?;
@@ -145,4 +263,57 @@ fn run(url: &str) -> Result<bool, Box<dyn std::error::Error>> {
         client.wait(clock.now(), Duration::from_millis(100))?;
     }
     Ok(clean)
+}
+
+fn parse_url(s: &str) -> Result<String, String> {
+    match Url::parse(s) {
+        Ok(u) if u.secure => Err("wss:// needs TLS, which this client does not have".into()),
+        Ok(_) => Ok(s.to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_close_code(s: &str) -> Result<u16, String> {
+    let code: u16 = s.parse().map_err(|e| format!("{e}"))?;
+    if close::is_valid_code(code) {
+        Ok(code)
+    } else {
+        Err(format!("{code} may not be sent in a close frame"))
+    }
+}
+
+fn parse_close_reason(s: &str) -> Result<String, String> {
+    if s.len() > 123 {
+        return Err(format!("{} bytes, at most 123 fit a close frame", s.len()));
+    }
+    Ok(s.to_owned())
+}
+
+/// An HTTP token (RFC 9110 section 5.6.2).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once(':') else {
+        return Err("expected 'Name: value'".into());
+    };
+    let (name, value) = (name.trim(), value.trim());
+    if !is_token(name) {
+        return Err(format!("{name:?} is not a header name"));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err("a header value may not contain CR, LF or NUL".into());
+    }
+    Ok((name.to_owned(), value.to_owned()))
+}
+
+fn parse_protocol(s: &str) -> Result<String, String> {
+    if is_token(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("{s:?} is not a subprotocol token"))
+    }
 }

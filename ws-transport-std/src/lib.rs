@@ -28,6 +28,12 @@
 //!   queue drains as the socket takes bytes.
 //! - Mask keys and handshake keys come from `getrandom` through
 //!   [`BufferedRandom`].
+//!
+//! The types the client hands out are re-exported here ([`SessionEvent`],
+//! [`Message`], [`Disconnect`], ...), and so is the whole core as
+//! [`ws_proto`], so one dependency is enough. [`blocking::WebSocket`] wraps
+//! one connection in calls that wait (each for at most its timeout), for
+//! programs with nothing else to do.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -35,6 +41,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod blocking;
 mod client;
 mod clock;
 mod error;
@@ -45,6 +52,20 @@ pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
 pub use random::{BufferedRandom, REFILL};
 pub use ws_proto::ConnId;
+
+/// The protocol core, for everything not re-exported below.
+pub use ws_proto;
+pub use ws_proto::{
+    CloseFrame, Config, DataKind, Disconnect, Error, HandshakeError, HandshakeOptions, Instant,
+    LinkError, Message, ProtocolError, SendError, SessionEvent, State, UrlError, MIN_RECV_BUFFER,
+};
+
+// Every code block of the workspace README compiles (and runs, unless marked
+// `no_run`) as a doctest of this crate; C blocks are built by
+// ws-vm-binding/tests/readme_c.rs, the others are not Rust (`text`, `sh`).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {
