@@ -84,10 +84,10 @@ pub use close::CloseFrame;
 pub use connection::{
     Config, Connection, DataKind, Event, Progress, Received, State, MIN_RECV_BUFFER,
 };
+pub use driver::{CommandError, ConnId, Driver, DriverConfig, OpenError, Transport};
 pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
 pub use handshake::HandshakeOptions;
 pub use random::{Random, RandomError};
-pub use driver::{CommandError, ConnId, Driver, DriverConfig, OpenError, Transport};
 pub use session::{Disconnect, LinkEnd, LinkError, Session, SessionConfigError, SessionEvent};
 pub use time::Instant;
 pub use url::Url;

@@ -85,19 +85,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens the connection. The std `Client` has no way yet to send extra headers
-/// or offer subprotocols, so options that ask for them are refused here; this
-/// is the one function to change when `Client::open_with` exists.
+/// Opens the connection with the extra headers and subprotocols asked for.
 fn open(
     client: &mut Client,
     url: &str,
     opts: &HandshakeOptions<'_>,
     now: Instant,
 ) -> Result<ConnId, Box<dyn Error>> {
-    if !opts.headers.is_empty() || !opts.protocols.is_empty() {
-        return Err("headers/subprotocols need Client::open_with".into());
-    }
-    Ok(client.open(url, now)?)
+    Ok(client.open_with(url, opts, now)?)
 }
 
 /// What the stdin thread hands over.
@@ -217,7 +212,10 @@ fn run(cli: &Cli) -> Result<bool, Box<dyn Error>> {
         while let Some((_, event)) = client.poll(now) {
             any = true;
             match event {
-                SessionEvent::Connected { .. } => eprintln!("wsclient: connected to {}", cli.url),
+                SessionEvent::Connected { protocol } => match protocol {
+                    Some(p) => eprintln!("wsclient: connected to {} (subprotocol {p})", cli.url),
+                    None => eprintln!("wsclient: connected to {}", cli.url),
+                },
                 SessionEvent::Message(m) => {
                     let mut out = stdout.lock();
                     match (m, binary) {

@@ -137,6 +137,8 @@ pub enum Error {
     Open(OpenError),
     /// The client refused the command (message too large, not open, ...).
     Command(CommandError),
+    /// [`Client::new`] refused the configuration.
+    Config(crate::ConfigError),
     /// The operating system refused the poller or a wait on it.
     Io(io::ErrorKind),
 }
@@ -148,6 +150,7 @@ impl fmt::Display for Error {
             Error::Closed(e) => write!(f, "connection ended: {e}"),
             Error::Open(e) => write!(f, "{e}"),
             Error::Command(e) => write!(f, "{e}"),
+            Error::Config(e) => write!(f, "{e}"),
             Error::Io(k) => write!(f, "I/O error: {k}"),
         }
     }
@@ -158,8 +161,15 @@ impl std::error::Error for Error {
         match self {
             Error::Open(e) => Some(e),
             Error::Command(e) => Some(e),
+            Error::Config(e) => Some(e),
             Error::Timeout | Error::Closed(_) | Error::Io(_) => None,
         }
+    }
+}
+
+impl From<crate::ConfigError> for Error {
+    fn from(e: crate::ConfigError) -> Self {
+        Error::Config(e)
     }
 }
 
@@ -209,8 +219,8 @@ impl WebSocket {
     ///
     /// # Errors
     ///
-    /// As [`connect`](Self::connect); [`Error::Io`] with `InvalidInput` for a
-    /// configuration [`Client::new`] refuses.
+    /// As [`connect`](Self::connect); [`Error::Config`] for a configuration
+    /// [`Client::new`] refuses.
     pub fn connect_with(
         url: &str,
         config: ClientConfig,

@@ -146,15 +146,45 @@ fn failures_exit_1_with_the_reason() {
     let r = run(&[&url], b"");
     assert_eq!(r.code, Some(1), "{}", r.stderr);
     assert!(r.stderr.contains("refused"), "{}", r.stderr);
-    // Parsed, but the std client cannot send them yet.
-    for args in [
-        &["-H", "Authorization: Bearer x", &url][..],
-        &["--protocol", "chat", &url],
-    ] {
-        let r = run(args, b"");
-        assert_eq!(r.code, Some(1), "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains("Client::open_with"), "{}", r.stderr);
-    }
+}
+
+#[test]
+fn headers_and_subprotocols_reach_the_server() {
+    use tungstenite::handshake::server::{Request, Response};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let check = |req: &Request, mut resp: Response| {
+            let h = req.headers();
+            assert_eq!(h["authorization"], "Bearer x");
+            assert_eq!(h["sec-websocket-protocol"], "chat, superchat");
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", "chat".parse().unwrap());
+            Ok(resp)
+        };
+        let mut ws = tungstenite::accept_hdr(stream, check).unwrap();
+        ws.close(None).unwrap();
+        while ws.read().is_ok() {}
+    });
+    let url = format!("ws://{addr}/");
+    let args = [
+        "-n",
+        "-H",
+        "Authorization: Bearer x",
+        "--protocol",
+        "chat",
+        "--protocol",
+        "superchat",
+        &url,
+    ];
+    let r = run(&args, b"");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("subprotocol chat"), "{}", r.stderr);
+    server.join().unwrap();
 }
 
 #[test]

@@ -235,8 +235,8 @@ where
             let room = st.assembler.as_ref().len() as u64;
             proto.max_message_size = proto.max_message_size.min(room);
         }
-        let conn = Connection::new(st.rng, st.tx, url, options, proto, now)
-            .map_err(OpenError::Request)?;
+        let conn =
+            Connection::new(st.rng, st.tx, url, options, proto, now).map_err(OpenError::Request)?;
         let session = if self.config.streaming {
             Session::streaming(conn, st.rx, st.assembler)
         } else {
