@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+use crate::buffer::Buffer;
 use crate::connection::{DataKind, Event};
 
 /// A whole message.
@@ -51,21 +52,25 @@ pub struct Assembler<S> {
     buf: S,
     len: usize,
     kind: Option<DataKind>,
+    /// The length of the last message joined (what to keep when shrinking).
+    last: usize,
 }
 
-impl<S: AsRef<[u8]> + AsMut<[u8]>> Assembler<S> {
+impl<S: Buffer> Assembler<S> {
     /// An empty assembler over `buf`.
     pub fn new(buf: S) -> Self {
         Assembler {
             buf,
             len: 0,
             kind: None,
+            last: 0,
         }
     }
 
-    /// The largest message it can hold.
+    /// The largest message it can hold (storage that grows counts with
+    /// its limit).
     pub fn capacity(&self) -> usize {
-        self.buf.as_ref().len()
+        self.buf.limit()
     }
 
     /// Drops a partly assembled message (e.g. after the connection failed).
@@ -124,7 +129,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Assembler<S> {
         if self.kind.is_none() && fin {
             return message(kind, data);
         }
+        if self.kind.is_none() {
+            // A new message: memory held for a much larger last one goes back.
+            self.buf.shrink(self.last.saturating_mul(2));
+        }
         let end = self.len.saturating_add(data.len());
+        if end > self.buf.as_ref().len() {
+            self.buf.grow(end);
+        }
         let Some(dst) = self.buf.as_mut().get_mut(self.len..end) else {
             self.reset();
             return Err(AssembleError::TooLarge);
@@ -137,6 +149,7 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> Assembler<S> {
         }
         self.kind = None;
         self.len = 0;
+        self.last = end;
         message(kind, &self.buf.as_ref()[..end])
     }
 }

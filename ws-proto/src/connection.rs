@@ -4,6 +4,7 @@
 //! by three groups of methods, documented on the type in the order to use them:
 //! inputs, commands, outputs.
 
+use crate::buffer::Buffer;
 use crate::close::{self, CloseFrame};
 use crate::error::{Error, ProtocolError, SendError};
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
@@ -275,7 +276,7 @@ struct RequestSpans {
 /// [`crate::HandshakeError::HeaderTooLarge`].
 pub const MIN_RECV_BUFFER: usize = 2 + MAX_CONTROL_PAYLOAD;
 
-impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
+impl<R: Random, S: Buffer> Connection<R, S> {
     /// Starts a connection: queues the handshake request for `url`, with a
     /// fresh key from `rng`, into `tx_storage`.
     ///
@@ -297,14 +298,14 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         rng.fill(&mut nonce)?;
         let key = handshake::encode_key(&nonce);
         let mut tx = TxQueue::new(tx_storage);
-        if tx.capacity() < CONTROL_RESERVE {
+        if !tx.reserve_total(CONTROL_RESERVE) {
             return Err(SendError::RequestTooLarge);
         }
         let request = tx
             .fill_front(|buf| handshake::write_request(buf, url, &key, opts).map(|l| (l.len, l)))?;
         // The request may still be pending when the response arrives; the
         // close frame must fit beside it.
-        if request.len.saturating_add(CONTROL_RESERVE) > tx.capacity() {
+        if !tx.reserve_total(request.len.saturating_add(CONTROL_RESERVE)) {
             return Err(SendError::RequestTooLarge);
         }
         let span = |at: usize| u16::try_from(at).map_err(|_| SendError::RequestTooLarge);
@@ -867,6 +868,10 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
     /// Marks the first `n` bytes of [`transmit`](Self::transmit) as written.
     pub fn advance_transmit(&mut self, n: usize) {
         self.tx.advance(n);
+        // The request stays in the storage until the response is checked.
+        if !matches!(self.phase, Phase::Handshake { .. }) {
+            self.tx.release_idle();
+        }
     }
 
     /// Copies as many pending bytes as fit into `out`, marks them written, and
@@ -875,7 +880,7 @@ impl<R: Random, S: AsRef<[u8]> + AsMut<[u8]>> Connection<R, S> {
         let pending = self.tx.pending();
         let n = pending.len().min(out.len());
         out[..n].copy_from_slice(&pending[..n]);
-        self.tx.advance(n);
+        self.advance_transmit(n);
         n
     }
 

@@ -65,6 +65,7 @@ mod test_config {
 }
 
 pub mod assembler;
+pub mod buffer;
 pub mod close;
 pub mod connection;
 pub mod driver;
@@ -80,6 +81,9 @@ pub mod url;
 pub mod utf8;
 
 pub use assembler::{AssembleError, Assembler, Message};
+pub use buffer::Buffer;
+#[cfg(feature = "alloc")]
+pub use buffer::GrowableBuffer;
 pub use close::CloseFrame;
 pub use connection::{
     Config, Connection, DataKind, Event, Progress, Received, State, MIN_RECV_BUFFER,

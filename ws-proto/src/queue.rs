@@ -12,7 +12,14 @@
 //! The storage is one linear buffer. Pending bytes are `buf[head..tail]`, handed
 //! to the transport as one slice; when a frame does not fit after `tail`, the
 //! pending bytes move to the front first.
+//!
+//! Storage that can grow ([`crate::GrowableBuffer`]) takes a frame by growing
+//! while fewer bytes than its soft limit are queued and the total stays within
+//! its hard limit; [`SendError::TooLarge`] means a frame over the hard limit,
+//! never "full for now". Once empty, the storage gives memory back down to
+//! twice the last frame (so a stream of large frames does not reallocate).
 
+use crate::buffer::Buffer;
 use crate::error::SendError;
 use crate::frame::{encode_masked, header_len, OpCode, MAX_CONTROL_PAYLOAD};
 
@@ -50,14 +57,17 @@ pub(crate) struct TxQueue<S> {
     buf: S,
     head: usize,
     tail: usize,
+    /// The length of the last frame pushed (what to keep when shrinking).
+    last: usize,
 }
 
-impl<S: AsRef<[u8]> + AsMut<[u8]>> TxQueue<S> {
+impl<S: Buffer> TxQueue<S> {
     pub(crate) fn new(buf: S) -> Self {
         TxQueue {
             buf,
             head: 0,
             tail: 0,
+            last: 0,
         }
     }
 
@@ -92,26 +102,69 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> TxQueue<S> {
     }
 
     /// Fills the empty queue with what `write` puts at the front (the
-    /// handshake request); `write` returns how many bytes it wrote.
-    pub(crate) fn fill_front<T, E>(
+    /// handshake request); `write` returns how many bytes it wrote. Storage
+    /// that can grow is doubled until the request fits.
+    pub(crate) fn fill_front<T>(
         &mut self,
-        write: impl FnOnce(&mut [u8]) -> Result<(usize, T), E>,
-    ) -> Result<T, E> {
+        mut write: impl FnMut(&mut [u8]) -> Result<(usize, T), SendError>,
+    ) -> Result<T, SendError> {
         self.clear();
-        let (n, out) = write(self.buf.as_mut())?;
-        self.tail = n.min(self.capacity());
-        Ok(out)
+        loop {
+            match write(self.buf.as_mut()) {
+                Err(SendError::RequestTooLarge) if self.capacity() < self.buf.limit() => {
+                    let cap = self.capacity();
+                    if self.buf.grow(cap.saturating_mul(2).max(1024)) <= cap {
+                        return Err(SendError::RequestTooLarge);
+                    }
+                }
+                Err(e) => return Err(e),
+                Ok((n, out)) => {
+                    self.tail = n.min(self.capacity());
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    /// Grows the storage to at least `len` bytes if it can; whether it holds
+    /// that many now.
+    pub(crate) fn reserve_total(&mut self, len: usize) -> bool {
+        self.capacity() >= len || self.buf.grow(len) >= len
+    }
+
+    /// The queue is empty after the handshake: give memory back.
+    pub(crate) fn release_idle(&mut self) {
+        if self.head == self.tail {
+            self.buf.shrink(self.last.saturating_mul(2));
+        }
+    }
+
+    /// Whether a frame of `len` bytes that must leave `reserve` free is
+    /// accepted: at once, after growing the storage, or never.
+    fn admit(&self, len: usize, reserve: usize) -> Result<bool, SendError> {
+        let need = len.saturating_add(reserve);
+        if need > self.buf.limit() {
+            return Err(SendError::TooLarge);
+        }
+        let pending = self.tail - self.head;
+        let total = pending.saturating_add(need);
+        if total <= self.capacity() {
+            return Ok(false);
+        }
+        if pending < self.buf.soft_limit() && total <= self.buf.limit() {
+            return Ok(true);
+        }
+        Err(SendError::Backpressure)
     }
 
     /// Makes room for `len` more bytes at the tail, keeping `reserve` free.
     fn make_room(&mut self, len: usize, reserve: usize) -> Result<(), SendError> {
-        let cap = self.capacity();
-        if len.saturating_add(reserve) > cap {
-            return Err(SendError::TooLarge);
-        }
-        if (self.tail - self.head) + len + reserve > cap {
+        let grow = self.admit(len, reserve)?;
+        let pending = self.tail - self.head;
+        if grow && self.buf.grow(pending + len + reserve) < pending + len + reserve {
             return Err(SendError::Backpressure);
         }
+        let cap = self.capacity();
         if cap - self.tail < len {
             let (head, tail) = (self.head, self.tail);
             self.buf.as_mut().copy_within(head..tail, 0);
@@ -136,16 +189,14 @@ impl<S: AsRef<[u8]> + AsMut<[u8]>> TxQueue<S> {
         let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)
             .ok_or(SendError::TooLarge)?;
         self.tail += written;
+        self.last = written;
         Ok(())
     }
 
     /// Whether a frame with this payload length would be accepted now.
     pub(crate) fn has_room(&self, class: Class, payload_len: usize) -> bool {
         let len = header_len(payload_len as u64, true).saturating_add(payload_len);
-        (self.tail - self.head)
-            .saturating_add(len)
-            .saturating_add(class.reserve())
-            <= self.capacity()
+        self.admit(len, class.reserve()).is_ok()
     }
 }
 
@@ -183,6 +234,39 @@ mod tests {
             q.push_frame(Class::Data, OpCode::Binary, true, &[0; 300], [0; 4]),
             Err(SendError::TooLarge)
         );
+    }
+
+    /// Growable storage: a frame is taken by growing while fewer than the
+    /// soft limit's bytes are queued; over the hard limit is `TooLarge`,
+    /// never `Backpressure`; empty, it shrinks back.
+    #[test]
+    fn growable_soft_and_hard_limits() {
+        let hard = CONTROL_RESERVE + 10_008;
+        let mut q = TxQueue::new(crate::GrowableBuffer::new(512, 1_000, hard));
+        assert_eq!(q.capacity(), 512);
+        // Much larger than the storage and the soft mark, but within the limit.
+        q.push_frame(Class::Data, OpCode::Binary, true, &[1; 10_000], [0; 4])
+            .unwrap();
+        assert_eq!(q.pending().len(), 10_008);
+        // Now over the soft mark: push back, whatever the size.
+        assert_eq!(
+            q.push_frame(Class::Data, OpCode::Binary, true, &[1; 1], [0; 4]),
+            Err(SendError::Backpressure)
+        );
+        // The reserve still takes a pong and the close frame.
+        q.push_frame(Class::Pong, OpCode::Pong, true, &[2; 125], [0; 4])
+            .unwrap();
+        q.push_frame(Class::Close, OpCode::Close, true, &[3; 2], [0; 4])
+            .unwrap();
+        q.advance(usize::MAX);
+        q.release_idle();
+        assert!(q.capacity() < 10_000, "shrunk to {}", q.capacity());
+        // Over the hard limit: TooLarge, at once and always.
+        assert_eq!(
+            q.push_frame(Class::Data, OpCode::Binary, true, &[1; 10_001], [0; 4]),
+            Err(SendError::TooLarge)
+        );
+        assert!(q.pending().is_empty());
     }
 
     #[test]

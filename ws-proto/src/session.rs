@@ -26,6 +26,7 @@
 use core::fmt;
 
 use crate::assembler::{Assembler, Message};
+use crate::buffer::Buffer;
 use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
 use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
 use crate::error::{Error, HandshakeError};
@@ -172,6 +173,10 @@ pub struct Session<R, TX, RX, A> {
     timer_end: Option<Error>,
     /// Bytes arrived since the connection last heard of it (keepalive).
     fresh: bool,
+    /// The last read filled the buffer to its end: growable storage grows.
+    filled: bool,
+    /// The size of the last read (what to keep when the buffer shrinks).
+    last_read: usize,
     /// The terminal event was delivered.
     ended: bool,
 }
@@ -179,9 +184,9 @@ pub struct Session<R, TX, RX, A> {
 impl<R, TX, RX, A> Session<R, TX, RX, A>
 where
     R: Random,
-    TX: AsRef<[u8]> + AsMut<[u8]>,
-    RX: AsRef<[u8]> + AsMut<[u8]>,
-    A: AsRef<[u8]> + AsMut<[u8]>,
+    TX: Buffer,
+    RX: Buffer,
+    A: Buffer,
 {
     /// A session that delivers whole messages, joined in `assembler`.
     ///
@@ -190,7 +195,7 @@ where
     /// [`SessionConfigError`] when `rx` is below [`MIN_RECV_BUFFER`] or
     /// `assembler` is smaller than the connection's `max_message_size`.
     pub fn new(conn: Connection<R, TX>, rx: RX, assembler: A) -> Result<Self, SessionConfigError> {
-        if (assembler.as_ref().len() as u64) < conn.max_message_size() {
+        if (assembler.limit() as u64) < conn.max_message_size() {
             return Err(SessionConfigError::AssemblerTooSmall);
         }
         Self::build(conn, rx, assembler, false)
@@ -230,6 +235,8 @@ where
             link_end: None,
             timer_end: None,
             fresh: false,
+            filled: false,
+            last_read: 0,
             ended: false,
         })
     }
@@ -250,6 +257,10 @@ where
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            // Empty: growable storage gives back what recent reads did not need.
+            if !self.filled {
+                self.rx.shrink(self.last_read.saturating_mul(2));
+            }
         }
     }
 
@@ -274,6 +285,10 @@ where
             self.end -= s;
             self.start = 0;
         }
+        if core::mem::take(&mut self.filled) && self.end == self.rx.as_ref().len() {
+            // The socket had more than fitted: growable storage doubles.
+            self.rx.grow(cap.saturating_mul(2));
+        }
         let end = self.end;
         &mut self.rx.as_mut()[end..]
     }
@@ -290,8 +305,11 @@ where
 
     /// Records that `n` bytes were read into [`read_buf`](Self::read_buf).
     pub fn commit_read(&mut self, n: usize) {
-        self.end = (self.end + n).min(self.rx.as_ref().len());
+        let cap = self.rx.as_ref().len();
+        self.end = (self.end + n).min(cap);
         self.fresh |= n > 0;
+        self.filled = n > 0 && self.end == cap;
+        self.last_read = n;
     }
 
     /// Tells the connection that bytes arrived (the keepalive timer starts
@@ -330,6 +348,7 @@ where
             ended,
             ..
         } = self;
+        let rx_limit = (*rx).limit();
         let rx: &[u8] = (*rx).as_ref();
         let (pos, stop) = decode(conn, &rx[..*end], *start, assembler, *streaming, now);
         match stop {
@@ -350,7 +369,8 @@ where
             }
             Stop::Waiting => {
                 *start = pos;
-                let full = *start == 0 && *end == rx.len();
+                // Full and unable to grow.
+                let full = *start == 0 && *end == rx.len() && rx.len() >= rx_limit;
                 let end = match (conn.state(), *link_end) {
                     // The response header does not fit the receive buffer.
                     (State::Connecting, _) if full => {
@@ -450,7 +470,7 @@ impl From<Error> for Disconnect<'_> {
 
 /// The end of stream, as the connection judges it: unexpected unless the
 /// close handshake had completed.
-fn eof<R: Random, TX: AsRef<[u8]> + AsMut<[u8]>>(
+fn eof<R: Random, TX: Buffer>(
     conn: &mut Connection<R, TX>,
     unconsumed: usize,
 ) -> Disconnect<'static> {
@@ -485,8 +505,8 @@ fn decode<'a, R, TX, A>(
 ) -> (usize, Stop<'a>)
 where
     R: Random,
-    TX: AsRef<[u8]> + AsMut<[u8]>,
-    A: AsRef<[u8]> + AsMut<[u8]>,
+    TX: Buffer,
+    A: Buffer,
 {
     loop {
         let r = match conn.recv(now, &rx[start..]) {
@@ -743,7 +763,7 @@ mod tests {
         assert_eq!(
             run(&mut s, &all, 1000),
             vec![Owned::Failed(Error::Handshake(
-                crate::error::HandshakeError::HeaderTooLarge
+                HandshakeError::HeaderTooLarge
             ))]
         );
     }

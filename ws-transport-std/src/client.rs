@@ -31,9 +31,11 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use ws_proto::driver::{
     Action, ConnectOutcome, DriverConfig, Io, Readiness, Resolution, Slot, Storage,
 };
+use ws_proto::frame::MAX_HEADER_LEN;
+use ws_proto::queue::CONTROL_RESERVE;
 use ws_proto::{
-    CommandError, Config, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError,
-    OpenError, SessionEvent, State, Transport, MIN_RECV_BUFFER,
+    CommandError, Config, ConnId, Connection, Driver, GrowableBuffer, HandshakeOptions, Instant,
+    LinkError, OpenError, SessionEvent, State, Transport, MIN_RECV_BUFFER,
 };
 
 use crate::error::ConfigError;
@@ -49,8 +51,12 @@ const MAX_BUFFER: usize = 1 << 30;
 /// How many actions one pass executes before handing out events again.
 const ACTIONS_PER_PASS: usize = 4096;
 
-/// The storage of one connection.
-type Buf = Vec<u8>;
+/// The storage of one connection: grows on demand, shrinks back.
+type Buf = GrowableBuffer;
+
+/// What each buffer starts with: an idle connection holds this much of
+/// each, not its limits.
+const INITIAL_BUFFER: usize = 4 << 10;
 
 /// The driver of a client.
 type Core = Driver<BufferedRandom, Buf, Buf, Buf, Vec<Slot<BufferedRandom, Buf, Buf, Buf>>>;
@@ -63,15 +69,18 @@ type Resolved = Result<Vec<SocketAddr>, LinkError>;
 pub struct ClientConfig {
     /// How many connections may be open at once (default 16).
     pub max_connections: usize,
-    /// Outbound queue bytes per connection (default 256 KiB). A frame that
-    /// does not fit now is refused with `SendError::Backpressure`; one larger
-    /// than this minus 262 bytes (the control frame reserve) never fits.
+    /// The outbound queue's soft mark per connection (default 256 KiB): a
+    /// frame is taken whole (the queue grows for it) while fewer bytes than
+    /// this are queued and the total stays within `max_message_size` plus
+    /// framing; otherwise `SendError::Backpressure` (retry after `poll`). A
+    /// message over `max_message_size` is `SendError::TooLarge`.
     pub tx_capacity: usize,
-    /// Receive buffer bytes per connection (default 64 KiB, at least
-    /// [`MIN_RECV_BUFFER`]).
+    /// The receive buffer's limit per connection (default 64 KiB, at least
+    /// [`MIN_RECV_BUFFER`]); it starts at 4 KiB and grows while reads fill it.
     pub rx_buffer: usize,
-    /// The largest message accepted (default 1 MiB); also the size of each
-    /// connection's message assembler. It replaces `proto.max_message_size`.
+    /// The largest message accepted and sent (default 16 MiB, as
+    /// tungstenite); the assembler grows up to it as a message arrives and
+    /// gives the memory back afterwards. It replaces `proto.max_message_size`.
     pub max_message_size: usize,
     /// How long name resolution plus TCP connect may take (default 10 s).
     pub connect_timeout_ms: u64,
@@ -91,7 +100,7 @@ impl Default for ClientConfig {
             max_connections: 16,
             tx_capacity: 256 << 10,
             rx_buffer: 64 << 10,
-            max_message_size: 1 << 20,
+            max_message_size: 16 << 20,
             connect_timeout_ms: 10_000,
             linger_ms: 2_000,
             proto: Config::default(),
@@ -275,12 +284,7 @@ impl Client {
         now: Instant,
     ) -> Result<ConnId, OpenError> {
         let c = self.config;
-        let id = self.driver.open(url, options, now, || Storage {
-            rng: BufferedRandom::new(),
-            tx: vec![0; c.tx_capacity],
-            rx: vec![0; c.rx_buffer],
-            assembler: vec![0; c.max_message_size],
-        })?;
+        let id = self.driver.open(url, options, now, || storage(&c))?;
         self.kick = true;
         Ok(id)
     }
@@ -620,6 +624,20 @@ impl Transport for Client {
     fn wait(&mut self, now: Instant, max: Duration) {
         // A failed wait (the OS poll failing) only means the loop spins once more.
         let _ = Client::wait(self, now, max);
+    }
+}
+
+/// The storage of a new connection: small buffers that grow up to the
+/// configured limits. The queue's hard limit is one largest message with
+/// its header, plus the control reserve; `tx_capacity` is its soft mark.
+fn storage(c: &ClientConfig) -> Storage<BufferedRandom, Buf, Buf, Buf> {
+    let hard = c.max_message_size + MAX_HEADER_LEN + CONTROL_RESERVE;
+    let tx_initial = INITIAL_BUFFER.max(CONTROL_RESERVE + 1024);
+    Storage {
+        rng: BufferedRandom::new(),
+        tx: GrowableBuffer::new(tx_initial, c.tx_capacity.max(tx_initial), hard),
+        rx: GrowableBuffer::new(INITIAL_BUFFER, c.rx_buffer, c.rx_buffer),
+        assembler: GrowableBuffer::new(0, 0, c.max_message_size),
     }
 }
 

@@ -141,6 +141,7 @@ fn a_send_waits_for_room_keeps_what_arrives_and_times_out() {
     let config = ClientConfig {
         max_connections: 1,
         tx_capacity: 64 << 10,
+        max_message_size: 1 << 20,
         ..ClientConfig::default()
     };
     let mut ws = WebSocket::connect_with(&format!("ws://127.0.0.1:{port}/"), config, T).unwrap();
@@ -158,9 +159,9 @@ fn a_send_waits_for_room_keeps_what_arrives_and_times_out() {
     }
     assert!(timed_out, "the socket never pushed back");
     assert_eq!(ws.recv(T).unwrap(), OwnedMessage::Text("early".into()));
-    // Too large for the queue at all: refused at once, not a timeout.
+    // Over max_message_size: refused at once, not a timeout.
     assert_eq!(
-        ws.send_binary(&binary_of(64 << 10), T),
+        ws.send_binary(&binary_of((1 << 20) + 1), T),
         Err(Error::Command(CommandError::Send(SendError::TooLarge)))
     );
     done_tx.send(()).unwrap();

@@ -328,15 +328,42 @@ fn bad_urls_are_refused_at_open() {
         tiny.err(),
         Some(ws_transport_std::ConfigError::RxBufferTooSmall)
     );
+    // The queue grows up to one largest message: a request over that (here
+    // with a 2,000-byte header against a 1,000-byte limit) is refused.
     let mut small = Harness::new(ClientConfig {
         tx_capacity: 300,
+        max_message_size: 1_000,
         ..ClientConfig::default()
     });
     let now = small.clock.now();
-    assert!(matches!(
-        small.client.open("ws://127.0.0.1:1/", now),
-        Err(OpenError::Request(_))
-    ));
+    let big = "x".repeat(2_000);
+    let headers = [("X-Big", big.as_str())];
+    let opts = ws_proto::HandshakeOptions {
+        headers: &headers,
+        ..Default::default()
+    };
+    assert_eq!(
+        small.client.open_with("ws://127.0.0.1:1/", &opts, now),
+        Err(OpenError::Request(ws_proto::SendError::RequestTooLarge))
+    );
+    // Header injection is refused before anything is sent.
+    for bad in [
+        ("X-A", "a\r\nEvil: 1"),
+        ("Upgrade", "h2c"),
+        ("Bad Name", "v"),
+    ] {
+        let headers = [bad];
+        let opts = ws_proto::HandshakeOptions {
+            headers: &headers,
+            ..Default::default()
+        };
+        assert_eq!(
+            small.client.open_with("ws://127.0.0.1:1/", &opts, now),
+            Err(OpenError::Request(ws_proto::SendError::InvalidHeader)),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(small.client.connection_count(), 0);
 }
 
 #[test]

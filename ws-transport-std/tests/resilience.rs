@@ -86,3 +86,33 @@ fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
     assert_eq!(h.expect(id, 10), Ev::Closed(End::Link(LinkError::Reset)));
     server.join().unwrap();
 }
+
+/// With the default configuration, 1 MiB and 16 MiB text messages go out
+/// whole and come back (tungstenite's echo); 17 MiB is refused with
+/// `TooLarge` (never `Backpressure`) and the connection stays usable.
+#[test]
+fn large_messages_round_trip_with_defaults() {
+    let (addr, server) = echo_server("127.0.0.1:0", 1);
+    let mut h = Harness::new(ClientConfig::default());
+    let id = h.open(&format!("ws://{addr}/"));
+    assert_eq!(h.expect(id, 10), Ev::Connected);
+    for size in [1 << 20, 16 << 20] {
+        let text = text_of(size);
+        h.client.send_text(id, &text).unwrap();
+        match h.expect(id, 60) {
+            Ev::Text(t) => assert!(t == text, "{size}: echo differs"),
+            other => panic!("{size}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        h.client.send_text(id, &text_of(17 << 20)),
+        Err(ws_transport_std::CommandError::Send(
+            ws_proto::SendError::TooLarge
+        ))
+    );
+    h.client.send_text(id, "still usable").unwrap();
+    assert_eq!(h.expect(id, 10), Ev::Text("still usable".into()));
+    h.client.close(id, h.clock.now(), 1000, "").unwrap();
+    assert!(matches!(h.expect(id, 10), Ev::Closed(End::Clean(..))));
+    server.join().unwrap();
+}

@@ -149,6 +149,7 @@ fn failures_exit_1_with_the_reason() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // tungstenite's callback signature
 fn headers_and_subprotocols_reach_the_server() {
     use tungstenite::handshake::server::{Request, Response};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

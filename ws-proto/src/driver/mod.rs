@@ -53,6 +53,7 @@ pub use slot::{Policy, Slot};
 pub use table::{Phase, Trigger, TRANSITIONS};
 pub use transport::Transport;
 
+use crate::buffer::Buffer;
 use crate::connection::{Config, Connection, State};
 use crate::error::UrlError;
 use crate::handshake::HandshakeOptions;
@@ -108,6 +109,9 @@ pub struct Storage<R, TX, RX, A> {
     pub assembler: A,
 }
 
+/// Names the storage types a driver's slots hold (variance only).
+type StorageTypes<R, TX, RX, A> = fn() -> (R, TX, RX, A);
+
 /// A set of connections over the slots `S` (`[Slot<..>; N]`, `Vec<Slot<..>>`).
 /// See the [module documentation](self).
 #[derive(Debug)]
@@ -118,15 +122,15 @@ pub struct Driver<R, TX, RX, A, S> {
     /// Where the next event and action searches start (round robin).
     event_cursor: usize,
     action_cursor: usize,
-    _storage: PhantomData<fn() -> (R, TX, RX, A)>,
+    _storage: PhantomData<StorageTypes<R, TX, RX, A>>,
 }
 
 impl<R, TX, RX, A, S> Driver<R, TX, RX, A, S>
 where
     R: Random,
-    TX: AsRef<[u8]> + AsMut<[u8]>,
-    RX: AsRef<[u8]> + AsMut<[u8]>,
-    A: AsRef<[u8]> + AsMut<[u8]>,
+    TX: Buffer,
+    RX: Buffer,
+    A: Buffer,
     S: AsRef<[Slot<R, TX, RX, A>]> + AsMut<[Slot<R, TX, RX, A>]>,
 {
     /// A driver over `slots` (each [`Slot::new`]), with no connection yet.
@@ -232,7 +236,7 @@ where
     ) -> Result<Session<R, TX, RX, A>, OpenError> {
         let mut proto = self.config.proto;
         if !self.config.streaming {
-            let room = st.assembler.as_ref().len() as u64;
+            let room = st.assembler.limit() as u64;
             proto.max_message_size = proto.max_message_size.min(room);
         }
         let conn =

@@ -6,6 +6,7 @@ use core::net::SocketAddr;
 
 use super::io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
 use super::table::Phase;
+use crate::buffer::Buffer;
 use crate::connection::State;
 use crate::error::Error;
 use crate::random::Random;
@@ -111,9 +112,9 @@ impl<R, TX, RX, A> Default for Slot<R, TX, RX, A> {
 impl<R, TX, RX, A> Slot<R, TX, RX, A>
 where
     R: Random,
-    TX: AsRef<[u8]> + AsMut<[u8]>,
-    RX: AsRef<[u8]> + AsMut<[u8]>,
-    A: AsRef<[u8]> + AsMut<[u8]>,
+    TX: Buffer,
+    RX: Buffer,
+    A: Buffer,
 {
     pub(crate) fn id(&self, index: usize) -> ConnId {
         ConnId {
