@@ -28,6 +28,7 @@ if [ "$RUN" = 1 ]; then
       --warm-up-time 1 --measurement-time "${BENCH_TIME:-2}" --noplot $FILTER >&2
   done
   "${PIN[@]}" cargo bench -q -p ws-benches --bench alloc | tee "$TARGET/ws-bench-alloc.txt" >&2
+  cargo bench -q -p ws-benches --bench memory | tee "$TARGET/ws-bench-memory.txt" >&2
 fi
 
 python3 - "$TARGET" <<'PY'
@@ -119,4 +120,13 @@ if os.path.exists(alloc):
         for line in f:
             if line.startswith("alloc "):
                 print("  " + line[6:].rstrip())
+
+memory = os.path.join(sys.argv[1], "ws-bench-memory.txt")
+if os.path.exists(memory):
+    print()
+    print("heap bytes held per connection (counting global allocator, server in a child process):")
+    with open(memory) as f:
+        for line in f:
+            if line.startswith("memory "):
+                print("  " + line[7:].rstrip())
 PY

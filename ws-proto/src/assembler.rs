@@ -73,6 +73,15 @@ impl<S: Buffer> Assembler<S> {
         self.buf.limit()
     }
 
+    /// A whole message of `len` bytes went by without being joined here:
+    /// memory held for a much larger earlier one goes back.
+    pub fn note_whole(&mut self, len: usize) {
+        if self.kind.is_none() {
+            self.buf.shrink(self.last.saturating_mul(2));
+            self.last = len;
+        }
+    }
+
     /// Drops a partly assembled message (e.g. after the connection failed).
     pub fn reset(&mut self) {
         self.len = 0;
@@ -126,12 +135,13 @@ impl<S: Buffer> Assembler<S> {
             self.reset();
             return Err(AssembleError::KindMismatch);
         }
-        if self.kind.is_none() && fin {
-            return message(kind, data);
-        }
         if self.kind.is_none() {
             // A new message: memory held for a much larger last one goes back.
             self.buf.shrink(self.last.saturating_mul(2));
+            if fin {
+                self.last = data.len();
+                return message(kind, data);
+            }
         }
         let end = self.len.saturating_add(data.len());
         if end > self.buf.as_ref().len() {

@@ -47,7 +47,8 @@ mod growable {
     impl Buffer for Vec<u8> {}
 
     /// Heap storage that grows on demand (doubling, at least to what is
-    /// asked) up to `limit` bytes and shrinks back to `initial` once empty.
+    /// asked) up to `limit` bytes and shrinks back (to `initial`, or to what
+    /// recent traffic needed) once empty and more than four times too big.
     #[derive(Clone, Debug, PartialEq, Eq)]
     pub struct GrowableBuffer {
         bytes: Vec<u8>,
@@ -110,7 +111,9 @@ mod growable {
 
         fn shrink(&mut self, keep: usize) {
             let to = keep.max(self.initial);
-            if self.bytes.len() > to {
+            // Only well past what is needed, so that traffic whose size
+            // wavers does not reallocate on every turn.
+            if self.bytes.len() > to.saturating_mul(4) {
                 self.bytes.truncate(to);
                 self.bytes.shrink_to(to);
             }

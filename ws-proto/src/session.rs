@@ -534,6 +534,14 @@ where
                     Ok(None) | Err(_) => Stop::TooBig,
                 }
             }
+            Event::Text(t) if !streaming => {
+                assembler.note_whole(t.len());
+                Stop::Event(direct(event))
+            }
+            Event::Binary(b) if !streaming => {
+                assembler.note_whole(b.len());
+                Stop::Event(direct(event))
+            }
             other => Stop::Event(direct(other)),
         };
         return (start, stop);

@@ -58,6 +58,10 @@ type Buf = GrowableBuffer;
 /// each, not its limits.
 const INITIAL_BUFFER: usize = 4 << 10;
 
+/// Bytes each connection slot of a [`Client`] holds inline (allocated for
+/// every slot by [`Client::new`]; buffers are apart and grow on demand).
+pub const SLOT_BYTES: usize = size_of::<Slot<BufferedRandom, Buf, Buf, Buf>>();
+
 /// The driver of a client.
 type Core = Driver<BufferedRandom, Buf, Buf, Buf, Vec<Slot<BufferedRandom, Buf, Buf, Buf>>>;
 

@@ -47,7 +47,7 @@ mod clock;
 mod error;
 mod random;
 
-pub use client::{Client, ClientConfig, Notifier};
+pub use client::{Client, ClientConfig, Notifier, SLOT_BYTES};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
 pub use random::{BufferedRandom, REFILL};
