@@ -45,8 +45,9 @@ struct Cli {
     /// to stdout raw (no newline added).
     #[arg(short, long)]
     binary: bool,
-    /// The largest message accepted (and sent), in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20,
+    /// The largest message accepted (and sent), in bytes (a longer stdin line
+    /// is refused with a diagnostic, nothing sent).
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20,
           value_parser = clap::value_parser!(u32).range(1..=(1 << 30) - 4096))]
     max_message: u32,
     /// At the end of stdin, do not close: wait for the server to close.
@@ -109,8 +110,6 @@ fn run(cli: &Cli) -> Result<bool, Box<dyn Error>> {
     let config = ClientConfig {
         max_connections: 1,
         max_message_size: max_message,
-        // Room for one message of the largest size plus its frame header.
-        tx_capacity: ClientConfig::default().tx_capacity.max(max_message + 1024),
         ..ClientConfig::default()
     };
     let clock = Clock::new();
