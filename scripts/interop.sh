@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop: runs the wsclient example against independent echo servers (Python
 # `websockets`, Node `ws`) on 127.0.0.1 and checks every echo byte for byte
-# (ASCII, non-ASCII UTF-8, 64 KiB and 120 KB lines, 200 short lines).
+# (ASCII, non-ASCII UTF-8, 64 KiB, 120 KB, 1 MiB and 16 MiB lines, 200 short lines).
 #
 # usage: scripts/interop.sh
 # Installs what it needs under scripts/.peers/ (gitignored): a Python venv with

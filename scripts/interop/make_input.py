@@ -14,6 +14,10 @@ lines = [
     "y" * 126,
     "z" * 65535,
     "".join(chr(0x4E00 + (i % 2000)) for i in range(40000)),
+    # 1 MiB and 16 MiB (the client's default limit, and the servers'): sent
+    # whole, echoed whole.
+    "m" * (1 << 20),
+    "M" * (16 << 20),
 ]
 lines += [f"line {i}" for i in range(200)]
 with open(sys.argv[1], "w", encoding="utf-8", newline="\n") as f:
