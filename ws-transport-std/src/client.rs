@@ -39,7 +39,7 @@ use ws_proto::{
 };
 
 use crate::error::ConfigError;
-use crate::random::BufferedRandom;
+use crate::random::MaskRandom;
 
 /// The token of the waker (DNS answers and [`Notifier`]s).
 const WAKER: Token = Token(usize::MAX);
@@ -60,10 +60,10 @@ const INITIAL_BUFFER: usize = 4 << 10;
 
 /// Bytes each connection slot of a [`Client`] holds inline (allocated for
 /// every slot by [`Client::new`]; buffers are apart and grow on demand).
-pub const SLOT_BYTES: usize = size_of::<Slot<BufferedRandom, Buf, Buf, Buf>>();
+pub const SLOT_BYTES: usize = size_of::<Slot<MaskRandom, Buf, Buf, Buf>>();
 
 /// The driver of a client.
-type Core = Driver<BufferedRandom, Buf, Buf, Buf, Vec<Slot<BufferedRandom, Buf, Buf, Buf>>>;
+type Core = Driver<MaskRandom, Buf, Buf, Buf, Vec<Slot<MaskRandom, Buf, Buf, Buf>>>;
 
 /// What a name resolution worker sends back.
 type Resolved = Result<Vec<SocketAddr>, LinkError>;
@@ -296,7 +296,7 @@ impl Client {
     fn command(
         &mut self,
         id: ConnId,
-        f: impl FnOnce(&mut Connection<BufferedRandom, Buf>) -> Result<(), ws_proto::SendError>,
+        f: impl FnOnce(&mut Connection<MaskRandom, Buf>) -> Result<(), ws_proto::SendError>,
     ) -> Result<(), CommandError> {
         f(self.driver.connection(id)?)?;
         self.kick = true;
@@ -634,11 +634,11 @@ impl Transport for Client {
 /// The storage of a new connection: small buffers that grow up to the
 /// configured limits. The queue's hard limit is one largest message with
 /// its header, plus the control reserve; `tx_capacity` is its soft mark.
-fn storage(c: &ClientConfig) -> Storage<BufferedRandom, Buf, Buf, Buf> {
+fn storage(c: &ClientConfig) -> Storage<MaskRandom, Buf, Buf, Buf> {
     let hard = c.max_message_size + MAX_HEADER_LEN + CONTROL_RESERVE;
     let tx_initial = INITIAL_BUFFER.max(CONTROL_RESERVE + 1024);
     Storage {
-        rng: BufferedRandom::new(),
+        rng: MaskRandom::new(),
         tx: GrowableBuffer::new(tx_initial, c.tx_capacity.max(tx_initial), hard),
         rx: GrowableBuffer::new(INITIAL_BUFFER, c.rx_buffer, c.rx_buffer),
         assembler: GrowableBuffer::new(0, 0, c.max_message_size),

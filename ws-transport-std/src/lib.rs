@@ -27,7 +27,7 @@
 //! - Sends are whole frames or [`ws_proto::SendError::Backpressure`]; the
 //!   queue drains as the socket takes bytes.
 //! - Mask keys and handshake keys come from `getrandom` through
-//!   [`BufferedRandom`].
+//!   [`MaskRandom`] (ChaCha12 seeded from the OS, reseeded every MiB).
 //!
 //! The types the client hands out are re-exported here ([`SessionEvent`],
 //! [`Message`], [`Disconnect`], ...), and so is the whole core as
@@ -50,7 +50,7 @@ mod random;
 pub use client::{Client, ClientConfig, Notifier, SLOT_BYTES};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
-pub use random::{BufferedRandom, REFILL};
+pub use random::{BufferedRandom, MaskRandom, REFILL, RESEED_BYTES};
 pub use ws_proto::ConnId;
 
 /// The protocol core, for everything not re-exported below.

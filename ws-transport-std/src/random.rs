@@ -1,15 +1,73 @@
-//! Randomness for handshake keys and mask keys: a buffered `getrandom` source.
+//! Randomness for handshake keys and mask keys.
 //!
-//! RFC 6455 section 5.3 requires every mask key to be unpredictable. Each
-//! [`BufferedRandom`] draws [`REFILL`] bytes from the operating system's CSPRNG
-//! (`getrandom`) at a time and hands them out once each, so a frame costs no
-//! system call while every key still comes straight from the OS source. There
-//! is no seed and no fallback: if `getrandom` fails, the caller gets
+//! RFC 6455 section 5.3 requires every mask key to be unpredictable, not a
+//! system call each. [`MaskRandom`] (what the client uses) is a ChaCha12
+//! CSPRNG seeded from the operating system (`getrandom`) on first use and
+//! reseeded every [`RESEED_BYTES`]; it holds about 300 bytes per connection.
+//! [`BufferedRandom`] hands out OS bytes directly from a 4 KiB buffer. There
+//! is no fixed seed and no fallback: if `getrandom` fails, the caller gets
 //! [`ws_proto::RandomError`] and nothing is sent.
 
 use core::fmt;
 
+use rand_chacha::ChaCha12Rng;
+use rand_core::{RngCore, SeedableRng};
 use ws_proto::{Random, RandomError};
+
+/// How many bytes a [`MaskRandom`] hands out before it reseeds from the OS.
+pub const RESEED_BYTES: u32 = 1 << 20;
+
+/// A ChaCha12 stream seeded from `getrandom`, reseeded every
+/// [`RESEED_BYTES`]: unpredictable mask keys at a few nanoseconds each.
+pub struct MaskRandom {
+    rng: Option<ChaCha12Rng>,
+    /// Bytes left before the next reseed.
+    left: u32,
+}
+
+impl MaskRandom {
+    /// An unseeded source; the first [`Random::fill`] seeds it from the OS.
+    pub const fn new() -> Self {
+        MaskRandom { rng: None, left: 0 }
+    }
+
+    fn reseed(&mut self) -> Result<&mut ChaCha12Rng, RandomError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|_| RandomError)?;
+        let rng = self.rng.insert(ChaCha12Rng::from_seed(seed));
+        seed.fill(0);
+        self.left = RESEED_BYTES;
+        Ok(rng)
+    }
+}
+
+impl Default for MaskRandom {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MaskRandom {
+    /// Does not print the generator's state.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaskRandom")
+            .field("seeded", &self.rng.is_some())
+            .finish()
+    }
+}
+
+impl Random for MaskRandom {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), RandomError> {
+        let n = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let rng = match self.rng.as_mut() {
+            Some(rng) if self.left >= n => rng,
+            _ => self.reseed()?,
+        };
+        rng.fill_bytes(out);
+        self.left = self.left.saturating_sub(n);
+        Ok(())
+    }
+}
 
 /// How many bytes one refill takes from `getrandom` (1,024 mask keys).
 ///
@@ -86,6 +144,27 @@ impl Random for BufferedRandom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_random_streams_differ_and_reseed() {
+        let (mut a, mut b) = (MaskRandom::new(), MaskRandom::new());
+        let (mut x, mut y) = ([0u8; 32], [0u8; 32]);
+        a.fill(&mut x).unwrap();
+        b.fill(&mut y).unwrap();
+        assert_ne!(x, y, "each source has its own OS seed");
+        assert_ne!(x, [0; 32]);
+        let mut big = vec![0u8; RESEED_BYTES as usize + 10];
+        a.fill(&mut big).unwrap();
+        assert!(a.left < RESEED_BYTES, "reseeded for the large draw");
+        let mut last = [0u8; 4];
+        for _ in 0..1000 {
+            let mut k = [0u8; 4];
+            a.fill(&mut k).unwrap();
+            assert_ne!(k, last);
+            last = k;
+        }
+        assert!(!format!("{a:?}").contains('['));
+    }
 
     #[test]
     fn sources_differ_and_refill() {

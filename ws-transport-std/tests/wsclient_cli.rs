@@ -192,7 +192,9 @@ fn headers_and_subprotocols_reach_the_server() {
 #[test]
 fn a_long_line_is_sent_whole() {
     let (addr, server) = echo_server("127.0.0.1:0", 1);
-    let line: String = (0..1_600_000).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+    let line: String = (0..1_600_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
     let input = format!("{line}\n");
     let r = run(&[&format!("ws://{addr}/")], input.as_bytes());
     assert_eq!(r.code, Some(0), "{}", r.stderr);
