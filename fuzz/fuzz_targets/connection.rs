@@ -324,6 +324,7 @@ impl Harness {
                             }
                         }
                         Event::Ping(_) | Event::Pong(_) => {}
+                        Event::Inflated { .. } => panic!("inflated without an offer"),
                     }
                     if let Some((op, p)) = owed {
                         self.expect(op, true, &p);

@@ -766,10 +766,10 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         }
         let last = frame.fin && n as u64 == frame.remaining;
         let limit = self.limits.max_message_size;
-        let (used, done) = match self.ext.inflate(&input[pos..pos + n], last, limit) {
-            Ok(r) => r,
-            Err(e) => return Err(self.fail(e)),
-        };
+        let result = self.ext.inflate(&input[pos..pos + n], last, limit);
+        let done = matches!(result, Ok((_, true)));
+        // The output before a fault is checked first: the first fault in the
+        // inflated stream wins, however the input was split.
         let out = self.ext.inflated();
         let produced = !out.is_empty();
         let bad_text = frame.kind == DataKind::Text
@@ -777,6 +777,10 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if bad_text {
             return Err(self.fail(ProtocolError::InvalidUtf8));
         }
+        let used = match result {
+            Ok((used, _)) => used,
+            Err(e) => return Err(self.fail(e)),
+        };
         let remaining = frame.remaining - used as u64;
         // The frame stays current while its payload lasts, and at the
         // message's end until the tail is inflated.

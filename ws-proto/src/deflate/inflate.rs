@@ -100,6 +100,9 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
     ///
     /// [`InflateError::TooBig`] when the message inflates past `limit`
     /// bytes, [`InflateError::Invalid`] for data that is not DEFLATE. The
+    /// output before the fault (up to the limit) is still in
+    /// [`output`](Self::output), so that a caller checking it (UTF-8) finds
+    /// the first fault in the stream whatever the input pieces were. The
     /// inflater must then be [`reset`](Self::reset) before it is used again.
     pub fn step(&mut self, input: &[u8], last: bool, limit: u64) -> Result<Step, InflateError> {
         self.out = (self.pos, self.pos);
@@ -124,6 +127,10 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
         self.pos += written;
         self.total = self.total.saturating_add(written as u64);
         if self.total > limit {
+            // The output stops at the limit, so that what was handed out of
+            // a message never depends on how its input was split.
+            let over = usize::try_from(self.total - limit).unwrap_or(usize::MAX);
+            self.out.1 -= over.min(written);
             return Err(InflateError::TooBig);
         }
         let drained = match status {
