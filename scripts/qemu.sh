@@ -16,8 +16,9 @@ rustup target list --installed | grep -qx "$target" || rustup target add "$targe
 if ! command -v qemu-system-riscv32 >/dev/null; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
+  # Without recommends: no GUI front end (gtk) is pulled in.
   $sudo apt-get update -q
-  $sudo apt-get install -y -q qemu-system-misc
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-misc
 fi
 
 # Property names of QEMU 7.2 (Debian 12's); rv32 starts as RV32GC with S and U.
