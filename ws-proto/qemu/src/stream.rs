@@ -14,11 +14,12 @@ use crate::peer::{ensure, Check, Part, Pattern, Peer, ScriptRng, URL};
 /// The receive buffer of every session here.
 pub(crate) const RX: usize = 1024;
 
-/// A session over a connection to [`URL`]: streaming (pieces) or joining
-/// whole messages in an assembler of `A` bytes, `max_message_size` `max`.
+/// A session with a 512-byte outbound queue, an [`RX`] receive buffer and an
+/// assembler of `A` bytes.
 pub(crate) type Sess<const A: usize> = Session<ScriptRng, [u8; 512], [u8; RX], [u8; A]>;
 
-/// Builds a [`Sess`]; see there.
+/// A session connecting to [`URL`] that streams messages as pieces
+/// (`streaming`) or joins them whole, with `max_message_size` `max`.
 pub(crate) fn session<const A: usize>(streaming: bool, max: u64) -> Result<Sess<A>, &'static str> {
     let url = Url::parse(URL).map_err(|_| "URL refused")?;
     let config = Config {
