@@ -643,3 +643,20 @@ fn small_window(data: &[u8]) -> Vec<u8> {
     out.truncate(out.len() - 4);
     out
 }
+
+#[test]
+fn last_output_of_a_message_is_handed_out() {
+    // Found by the inflate fuzz target: this stream's last byte comes out
+    // with the tail, completing a code point.
+    let mut conn = open_deflate("permessage-deflate", 4096);
+    let (got, err, _) = run(&mut conn, &[&[0xc2, 0x04, 0xaa, 0xaa, 0xbd, 0xbd]]);
+    assert_eq!(err, None);
+    let [Got::Binary(b)] = got.as_slice() else {
+        panic!("{got:?}")
+    };
+    assert_eq!(b.len(), 4, "{b:02x?}");
+    let mut conn = open_deflate("permessage-deflate", 4096);
+    let (got, err, _) = run(&mut conn, &[&[0xc1, 0x04, 0xaa, 0xaa, 0xbd, 0xbd]]);
+    assert_eq!(err, None);
+    assert_eq!(got, vec![Got::Text(String::from_utf8(b.clone()).unwrap())]);
+}

@@ -160,20 +160,20 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> Inflater<W> {
 
     /// Ends a message: the next one starts with a fresh size count, and,
     /// with `keep_context` false, a fresh decompressor (no context takeover).
+    /// The last output stays readable until the next step.
     pub fn end_message(&mut self, keep_context: bool) {
         self.tail = 0;
         self.total = 0;
-        self.out = (self.pos, self.pos);
         if !keep_context {
             self.reset();
         }
     }
 
-    /// Forgets everything (after an error, or without context takeover).
+    /// Forgets the stream (after an error, or without context takeover); the
+    /// last output stays readable until the next step.
     pub fn reset(&mut self) {
         self.core.init();
         self.pos = 0;
-        self.out = (0, 0);
         self.tail = 0;
         self.total = 0;
     }
