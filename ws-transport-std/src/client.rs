@@ -99,9 +99,9 @@ pub struct ClientConfig {
     pub proto: Config,
     /// permessage-deflate (RFC 7692): offered by default, as Python
     /// websockets does (`DeflateConfig::standard()`: the server may use a
-    /// 32 KiB window, messages of 128 bytes or more go compressed); `None`
+    /// 32 KiB window, messages of 64 bytes or more go compressed); `None`
     /// offers nothing. Once agreed, a connection holds about 43 KiB to
-    /// inflate, and about 290 KiB more from its first compressed send. It
+    /// inflate, and about 310 KiB more from its first compressed send. It
     /// replaces `proto.deflate`. Needs the `deflate` feature (default).
     pub deflate: Option<DeflateConfig>,
 }

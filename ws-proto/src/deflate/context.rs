@@ -142,7 +142,8 @@ impl Context {
     #[cfg(feature = "alloc")]
     pub(crate) fn compress(&mut self, data: &[u8]) -> Option<&[u8]> {
         let fresh = self.fresh_context();
-        self.tx.compress(data, fresh)
+        let level = self.offer.map_or(3, |o| o.compress_level);
+        self.tx.compress(data, level, fresh)
     }
 
     /// The message last compressed was not sent.

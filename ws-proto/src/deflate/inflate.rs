@@ -236,6 +236,13 @@ mod tests {
     }
 
     #[test]
+    fn state_size_is_as_documented() {
+        // The figure the device profile's memory statement rests on.
+        let n = crate::deflate::INFLATER_STATE_BYTES;
+        assert!((10_000..=11_000).contains(&n), "{n}");
+    }
+
+    #[test]
     fn garbage_is_invalid() {
         let mut inf = Inflater::new([0u8; 512]);
         assert_eq!(

@@ -283,6 +283,7 @@ mod tests {
             server_no_context_takeover: true,
             client_no_context_takeover: true,
             compress_threshold: 0,
+            compress_level: 3,
         };
         let n = write_offer(&all, &mut out).unwrap();
         assert_eq!(
