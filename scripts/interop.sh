@@ -2,6 +2,8 @@
 # Interop: runs the wsclient example against independent echo servers (Python
 # `websockets`, Node `ws`) on 127.0.0.1 and checks every echo byte for byte
 # (ASCII, non-ASCII UTF-8, 64 KiB, 120 KB, 1 MiB and 16 MiB lines, 200 short lines).
+# The client offers permessage-deflate; Python websockets and the second Node `ws`
+# server agree to it (checked in their logs), the first Node `ws` server does not.
 #
 # usage: scripts/interop.sh
 # Installs what it needs under scripts/.peers/ (gitignored): a Python venv with
@@ -37,7 +39,7 @@ trap cleanup EXIT
 
 failures=0
 run_peer() {
-  local name="$1"; shift
+  local name="$1" want_ext="$2"; shift 2
   "$@" >"$WORK/$name.port" 2>"$WORK/$name.server.log" &
   SERVER_PID=$!
   local port=""
@@ -65,8 +67,11 @@ run_peer() {
   } | timeout 60 "$CLIENT" "ws://127.0.0.1:$port/" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-  if [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
-    echo "interop $name: ok ($(wc -l <"$WORK/input.txt") lines, $(wc -c <"$WORK/input.txt") bytes echoed byte for byte, ${ms} ms)"
+  if ! grep -q "^extensions: $want_ext" "$WORK/$name.server.log"; then
+    echo "interop $name: FAILED (extensions agreed: $(grep -m1 '^extensions:' "$WORK/$name.server.log"), wanted $want_ext)"
+    failures=$((failures + 1))
+  elif [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
+    echo "interop $name: ok ($want_ext; $(wc -l <"$WORK/input.txt") lines, $(wc -c <"$WORK/input.txt") bytes echoed byte for byte, ${ms} ms)"
   else
     echo "interop $name: FAILED (exit $rc)"
     cmp "$WORK/input.txt" "$WORK/$name.out" || true
@@ -75,8 +80,12 @@ run_peer() {
   fi
 }
 
-run_peer python-websockets timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
-run_peer node-ws timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+run_peer python-websockets permessage-deflate \
+  timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
+run_peer node-ws None \
+  timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+run_peer node-ws-deflate permessage-deflate \
+  timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js deflate
 
-echo "interop: $((2 - failures)) passed, $failures failed ($(( $(date +%s) - start )) s)"
+echo "interop: $((3 - failures)) passed, $failures failed ($(( $(date +%s) - start )) s)"
 [ "$failures" -eq 0 ]
