@@ -660,3 +660,110 @@ fn last_output_of_a_message_is_handed_out() {
     assert_eq!(err, None);
     assert_eq!(got, vec![Got::Text(String::from_utf8(b.clone()).unwrap())]);
 }
+
+// ----- through a Session ---------------------------------------------------------
+
+/// A session over `rx_cap` bytes of receive buffer whose server agreed to
+/// permessage-deflate, and the bytes it would read.
+fn session(
+    streaming: bool,
+    max: u64,
+) -> (
+    ws_proto::Session<TestRng, Vec<u8>, Vec<u8>, Vec<u8>>,
+    Vec<u8>,
+) {
+    let conn = connecting(9, config(DeflateConfig::standard(), max), 1 << 16);
+    let request = conn.transmit().to_vec();
+    let at = request
+        .windows(19)
+        .position(|w| w == b"Sec-WebSocket-Key: ")
+        .unwrap()
+        + 19;
+    let resp = response_for(
+        &request[at..at + 24],
+        "Sec-WebSocket-Extensions: permessage-deflate\r\n",
+    );
+    let asm = vec![0u8; max as usize];
+    let s = if streaming {
+        ws_proto::Session::streaming(conn, vec![0; 512], Vec::new()).unwrap()
+    } else {
+        ws_proto::Session::new(conn, vec![0; 512], asm).unwrap()
+    };
+    (s, resp)
+}
+
+/// Reads `stream` into the session `piece` bytes at a time; returns whole
+/// messages (joining streamed fragments) and how the session ended.
+fn run_session(
+    s: &mut ws_proto::Session<TestRng, Vec<u8>, Vec<u8>, Vec<u8>>,
+    stream: &[u8],
+    piece: usize,
+) -> (Vec<Got>, Option<String>) {
+    use ws_proto::{Message, SessionEvent};
+    let mut got = Vec::new();
+    let mut partial = Vec::new();
+    let mut at = 0;
+    let advance = s.transmit().len();
+    s.advance_transmit(advance);
+    for _ in 0..1_000_000 {
+        let buf = s.read_buf();
+        let n = buf.len().min(piece).min(stream.len() - at);
+        buf[..n].copy_from_slice(&stream[at..at + n]);
+        s.commit_read(n);
+        at += n;
+        if at == stream.len() {
+            s.handle_eof();
+        }
+        while let Some(ev) = s.poll_event(Instant::ZERO) {
+            match ev {
+                SessionEvent::Message(Message::Text(t)) => got.push(Got::Text(t.to_owned())),
+                SessionEvent::Message(Message::Binary(b)) => got.push(Got::Binary(b.to_vec())),
+                SessionEvent::Fragment { kind, data, fin } => {
+                    partial.extend_from_slice(data);
+                    if fin {
+                        let data = std::mem::take(&mut partial);
+                        got.push(match kind {
+                            DataKind::Text => Got::Text(String::from_utf8(data).unwrap()),
+                            DataKind::Binary => Got::Binary(data),
+                        });
+                    }
+                }
+                SessionEvent::Closed(d) => return (got, Some(d.to_string())),
+                _ => {}
+            }
+        }
+    }
+    panic!("the session never ended");
+}
+
+#[test]
+fn session_joins_and_streams_inflated_messages() {
+    let big = json_stream(2000);
+    let mut stream = Vec::new();
+    stream.extend(server_frames(TEXT, &server_compress(big.as_bytes()), 1000));
+    stream.extend_from_slice(HELLO);
+    stream.extend(frame(BIN, b"plain"));
+    stream.extend(close_frame(1000, b""));
+    let want = vec![
+        Got::Text(big.clone()),
+        text("Hello"),
+        Got::Binary(b"plain".to_vec()),
+    ];
+    for streaming in [false, true] {
+        for piece in [1, 100, 4096] {
+            let (mut s, resp) = session(streaming, 1 << 20);
+            let mut all = resp.clone();
+            all.extend_from_slice(&stream);
+            let (got, end) = run_session(&mut s, &all, piece);
+            assert_eq!(got, want, "streaming {streaming} piece {piece}");
+            assert!(end.unwrap().contains("close handshake"));
+        }
+    }
+    // The inflated size is what the assembler's limit is checked against.
+    let (mut s, resp) = session(false, 1000);
+    let mut all = resp;
+    all.extend(server_frames(TEXT, &server_compress(big.as_bytes()), 1000));
+    let (got, end) = run_session(&mut s, &all, 4096);
+    assert!(got.is_empty());
+    assert!(end.unwrap().contains("1009"));
+}
