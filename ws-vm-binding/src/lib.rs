@@ -41,9 +41,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod error;
+mod events;
 pub mod hash;
 pub mod host;
 pub mod module;
+pub mod options;
 pub mod transport;
 
 #[cfg(feature = "capi")]
@@ -52,12 +55,17 @@ pub mod capi;
 #[cfg(test)]
 mod tests;
 
+pub use error::ErrorCode;
+pub use events::{ABNORMAL_CLOSE, NO_STATUS};
 pub use hash::{
-    fnv1a32, signature_hash, CONN_MESSAGE_SIGNATURE, CONN_SIGNATURE, MESSAGE_SIGNATURE,
+    fnv1a32, signature_hash, BYTES_SIGNATURE, CONN_BYTES_SIGNATURE, CONN_CODE_REASON_SIGNATURE,
+    CONN_MESSAGE_SIGNATURE, CONN_PROTOCOL_SIGNATURE, CONN_SIGNATURE, MESSAGE_SIGNATURE,
 };
 pub use host::{EventType, Host, Value};
 pub use module::{
-    ModuleConfig, WsModule, CLOSE_CODE, DEFAULT_DELAY_MS, ESP32_MAX_CONNECTIONS,
-    HOST_MAX_CONNECTIONS, MAX_DELAYS,
+    ModuleConfig, WsModule, CLOSE_CODE, DEFAULT_DELAY_MS, DEFAULT_KEEPALIVE_MS,
+    ESP32_MAX_CONNECTIONS, HOST_MAX_CONNECTIONS, MAX_CLOSE_REASON, MAX_DELAYS, MAX_KEEPALIVE_S,
+    MIN_DELAY_MS,
 };
+pub use options::{OpenOptions, MAX_HEADERS, MAX_OPTIONS_BYTES, MAX_PROTOCOLS};
 pub use transport::{CommandFailure, OpenFailure, Transport};
