@@ -156,6 +156,8 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
     // The first offered subprotocol is chosen; it and an `X-Token` header
     // are logged ("protocol:<p>", "x-token:<v>").
     let mut seen = Vec::new();
+    // tungstenite's callback type returns its large `ErrorResponse`.
+    #[allow(clippy::result_large_err)]
     let pick = |req: &Request, mut resp: Response| {
         if let Some(v) = req.headers().get("x-token") {
             seen.push(format!("x-token:{}", v.to_str().unwrap_or("?")));
