@@ -803,6 +803,19 @@ mod tests {
         DIAGS.lock().unwrap().push(s.to_str().unwrap().to_owned());
     }
 
+    /// Diagnostics of `ws_init_ex` failures (apart from `DIAGS`, which
+    /// another test checks whole).
+    static INIT_DIAGS: StdMutex<Vec<String>> = StdMutex::new(Vec::new());
+
+    extern "C" fn init_diagnostic(_user: *mut c_void, message: *const c_char) {
+        // SAFETY: `init_failed` passes a NUL-terminated string.
+        let s = unsafe { CStr::from_ptr(message) };
+        INIT_DIAGS
+            .lock()
+            .unwrap()
+            .push(s.to_str().unwrap().to_owned());
+    }
+
     extern "C" fn signature_hash(_user: *mut c_void, event_type: i32, hash: *mut u32) -> i32 {
         if event_type != 7 {
             return -1;
@@ -894,5 +907,134 @@ mod tests {
         // SAFETY: ws_state returns a static NUL-terminated string.
         assert_eq!(unsafe { CStr::from_ptr(ws_state(16)) }, c"closed");
         assert_eq!(ws_wait(0), -1);
+    }
+
+    #[test]
+    fn bytes_and_text_with_length() {
+        let data = [0u8, 1, 0, 255];
+        // SAFETY (all blocks below): pointers from live Rust values of the
+        // stated length, or null.
+        assert_eq!(
+            unsafe { read_bytes(data.as_ptr(), 4, "data") },
+            Some(&data[..])
+        );
+        assert_eq!(
+            unsafe { read_bytes(core::ptr::null(), 0, "data") },
+            Some(&[][..])
+        );
+        assert_eq!(unsafe { read_bytes(core::ptr::null(), 1, "data") }, None);
+        assert_eq!(
+            unsafe { read_bytes(data.as_ptr(), usize::MAX, "data") },
+            None
+        );
+        // Before ws_init every call is -1; text must be UTF-8.
+        assert_eq!(unsafe { ws_send_binary(16, data.as_ptr(), 4) }, -1);
+        assert_eq!(unsafe { ws_send_text_len(16, c"a".as_ptr(), 1) }, -1);
+        assert_eq!(unsafe { ws_send_text_len(16, core::ptr::null(), 3) }, -1);
+        assert_eq!(unsafe { ws_close_with(16, 4000, c"bye".as_ptr()) }, -1);
+        assert_eq!(unsafe { ws_close_with(16, 4000, core::ptr::null()) }, -1);
+        assert_eq!(ws_set_keepalive(16, 1, 1), -1);
+        assert_eq!(ws_last_error(), ErrorCode::NotInitialized.code());
+    }
+
+    #[test]
+    fn open_options_are_read_within_their_bounds() {
+        // SAFETY (all blocks below): pointers to live Rust values whose
+        // arrays hold the counts given, or null with the counts refused
+        // before any read.
+        assert_eq!(
+            unsafe { read_options(core::ptr::null()) },
+            Some(ReadOptions::default())
+        );
+        let headers = [ws_header {
+            name: c"X-Token".as_ptr(),
+            value: c"t".as_ptr(),
+        }];
+        let protocols = [c"chat".as_ptr(), c"v2".as_ptr()];
+        let o = ws_open_options {
+            headers: headers.as_ptr(),
+            header_count: 1,
+            protocols: protocols.as_ptr(),
+            protocol_count: 2,
+        };
+        assert_eq!(
+            unsafe { read_options(&o) },
+            Some(ReadOptions {
+                headers: vec![("X-Token", "t")],
+                protocols: vec!["chat", "v2"],
+            })
+        );
+        // Counts over the bounds are refused without reading the (short)
+        // arrays; null arrays with a count and null strings are refused.
+        let huge = ws_open_options {
+            header_count: 10_000,
+            ..o
+        };
+        assert_eq!(unsafe { read_options(&huge) }, None);
+        let many = ws_open_options {
+            protocol_count: MAX_PROTOCOLS + 1,
+            ..o
+        };
+        assert_eq!(unsafe { read_options(&many) }, None);
+        let null = ws_open_options {
+            headers: core::ptr::null(),
+            ..o
+        };
+        assert_eq!(unsafe { read_options(&null) }, None);
+        let null_name = [ws_header {
+            name: core::ptr::null(),
+            value: c"t".as_ptr(),
+        }];
+        let o2 = ws_open_options {
+            headers: null_name.as_ptr(),
+            ..o
+        };
+        assert_eq!(unsafe { read_options(&o2) }, None);
+        assert_eq!(unsafe { ws_open_with(c"ws://h/".as_ptr(), &o) }, -1);
+    }
+
+    #[test]
+    fn configurations_out_of_range_are_refused_with_a_reason() {
+        let d = ws_config_default();
+        assert_eq!(d.max_connections, 16);
+        assert_eq!((d.keepalive_interval_s, d.keepalive_timeout_s), (20, 20));
+        assert_eq!(d.max_message_size, 16 << 20);
+        let (module, client) = configs(&d).unwrap();
+        assert_eq!(module, ModuleConfig::host());
+        assert_eq!(client.max_message_size, 16 << 20);
+        for bad in [
+            ws_config {
+                max_connections: 0,
+                ..d
+            },
+            ws_config {
+                max_connections: 17,
+                ..d
+            },
+            ws_config {
+                keepalive_timeout_s: 86_401,
+                ..d
+            },
+        ] {
+            assert!(configs(&bad).is_err(), "{bad:?}");
+        }
+        let host = ws_host {
+            user: core::ptr::from_ref(&USER).cast_mut().cast::<c_void>(),
+            signature_hash: Some(signature_hash),
+            emit: Some(emit),
+            diagnostic: Some(init_diagnostic),
+        };
+        let bad = ws_config {
+            max_connections: 0,
+            ..d
+        };
+        // SAFETY: pointers to live values.
+        assert_eq!(unsafe { ws_init_ex(&host, &bad, 0) }, -1);
+        assert_eq!(ws_last_error(), ErrorCode::NotInitialized.code());
+        assert!(INIT_DIAGS
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|d| d.contains("max_connections 0 is not 1 to 16")));
     }
 }
