@@ -57,13 +57,13 @@ fn header_functions(header: &str) -> Vec<String> {
         .lines()
         .filter(|l| !l.starts_with(' ') && !l.starts_with('#') && !l.starts_with('/'))
         .filter_map(|l| {
-            let at = l.find("ws_")?;
-            let rest = &l[at..];
-            let end = rest.find('(')?;
-            let name = &rest[..end];
-            name.chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_')
-                .then(|| name.to_string())
+            // The identifier just before the first '(' of a declaration.
+            let before = &l[..l.find('(')?];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .map_or(0, |i| i + 1);
+            let name = &before[start..];
+            name.starts_with("ws_").then(|| name.to_string())
         })
         .collect()
 }
