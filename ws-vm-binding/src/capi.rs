@@ -657,7 +657,9 @@ pub extern "C" fn ws_set_timeout(conn: i32, ms: i32) -> i32 {
 ///
 /// # Safety
 ///
-/// `url` is null or a NUL-terminated string; `options` as [`read_options`].
+/// `url` is null or a NUL-terminated string; `options` is null or points
+/// to a valid `ws_open_options` whose arrays hold their counts of entries,
+/// each string null or NUL-terminated.
 #[no_mangle]
 pub unsafe extern "C" fn ws_open_with(url: *const c_char, options: *const ws_open_options) -> i32 {
     // SAFETY: forwarded from this function's contract.

@@ -12,8 +12,10 @@
 //! A handle names a slot (bits 0-3) and the generation of the connection in
 //! it (bits 4-30, so handles are never negative), so a handle that was closed
 //! (or whose connection ended for good) is refused by every function, even
-//! after its slot serves a newer connection. A generation repeats only after
-//! 2^27 opens in the same slot.
+//! after its slot serves a newer connection. Generations come from one
+//! counter for the whole process, so a handle also stays dead across a
+//! restart of the module (a new `WsModule`, `ws_init` again); one repeats
+//! only after 2^27 opens.
 //!
 //! The life of one handle:
 //!
