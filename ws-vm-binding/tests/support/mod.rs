@@ -154,13 +154,14 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     // The first offered subprotocol is chosen; it and an `X-Token` header
-    // are logged ("protocol:<p>", "x-token:<v>").
-    let mut seen = Vec::new();
+    // are logged ("protocol:<p>", "x-token:<v>") before the response goes
+    // out, so a client that saw "connected" finds them in the log.
+    let seen = |line: String| log.lock().unwrap().push(line);
     // tungstenite's callback type returns its large `ErrorResponse`.
     #[allow(clippy::result_large_err)]
     let pick = |req: &Request, mut resp: Response| {
         if let Some(v) = req.headers().get("x-token") {
-            seen.push(format!("x-token:{}", v.to_str().unwrap_or("?")));
+            seen(format!("x-token:{}", v.to_str().unwrap_or("?")));
         }
         let first = req
             .headers()
@@ -169,7 +170,7 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
             .and_then(|v| v.split(',').next())
             .map(|p| p.trim().to_string());
         if let Some(p) = first {
-            seen.push(format!("protocol:{p}"));
+            seen(format!("protocol:{p}"));
             resp.headers_mut()
                 .insert("sec-websocket-protocol", p.parse().unwrap());
         }
@@ -179,7 +180,6 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
         return;
     };
     log.lock().unwrap().push("connect".into());
-    log.lock().unwrap().extend(seen);
     ws.get_mut()
         .set_read_timeout(Some(Duration::from_millis(10)))
         .unwrap();
