@@ -9,10 +9,10 @@ use embedded_nal::{Dns, TcpClientStack};
 use ws_proto::driver::{Slot, Storage};
 use ws_proto::{
     CommandError, ConnId, Driver, HandshakeOptions, Instant, OpenError, Random, SendError,
-    SessionEvent, State, Transport, MIN_RECV_BUFFER,
+    SessionEvent, State, Transport,
 };
 
-use crate::config::{ClientConfig, NetworkReady};
+use crate::config::{ClientConfig, NetworkReady, Sizes};
 use crate::nb;
 
 /// How many actions one pass executes before handing out events again.
@@ -85,22 +85,9 @@ where
     N: NetworkReady,
     R: Random + Clone,
 {
-    /// Refuses sizes that cannot work, at compile time.
-    const SIZES_OK: () = {
-        assert!(CONNS >= 1 && CONNS <= 1024, "CONNS must be 1..=1024");
-        assert!(
-            RX >= MIN_RECV_BUFFER,
-            "RX must be at least ws_proto::MIN_RECV_BUFFER (127)"
-        );
-        assert!(
-            TX >= ws_proto::queue::CONTROL_RESERVE + 128,
-            "TX must hold the control reserve (262) plus a handshake request"
-        );
-    };
-
     /// A client over `stack`, with no connection yet.
     pub fn new(stack: T, ready: N, rng: R, config: ClientConfig) -> Self {
-        let () = Self::SIZES_OK;
+        let () = Sizes::<CONNS, RX, TX>::OK;
         EspClient {
             stack,
             ready,

@@ -2,7 +2,7 @@
 //! network check it asks before opening ([`NetworkReady`]).
 
 use ws_proto::driver::DriverConfig;
-use ws_proto::Config;
+use ws_proto::{Config, MIN_RECV_BUFFER};
 
 /// Says whether the network can carry a connection: on an ESP32, whether the
 /// Wi-Fi station has an IP address.
@@ -68,4 +68,23 @@ impl ClientConfig {
             tls: false,
         }
     }
+}
+
+/// The buffer sizes of a client, checked at compile time: `OK` fails to
+/// build for sizes that cannot work.
+pub(crate) struct Sizes<const CONNS: usize, const RX: usize, const TX: usize>;
+
+impl<const CONNS: usize, const RX: usize, const TX: usize> Sizes<CONNS, RX, TX> {
+    /// Refuses sizes that cannot work, at compile time.
+    pub(crate) const OK: () = {
+        assert!(CONNS >= 1 && CONNS <= 1024, "CONNS must be 1..=1024");
+        assert!(
+            RX >= MIN_RECV_BUFFER,
+            "RX must be at least ws_proto::MIN_RECV_BUFFER (127)"
+        );
+        assert!(
+            TX >= ws_proto::queue::CONTROL_RESERVE + 128,
+            "TX must hold the control reserve (262) plus a handshake request"
+        );
+    };
 }

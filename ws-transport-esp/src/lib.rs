@@ -34,7 +34,12 @@
 //!   shutdown, the socket stays as it is until the server closes or the
 //!   linger time ends.
 //!
-//! Host tests drive it through `std-embedded-nal` against a real server.
+//! With the feature `async`, [`AsyncClient`] executes the same driver over
+//! `embedded-io-async` streams from `embedded-nal-async`'s `TcpConnect` and
+//! `Dns`: embassy-net's `TcpClient` and `DnsSocket` on esp-hal, as they are.
+//!
+//! Host tests drive both against a real server: `EspClient` through
+//! `std-embedded-nal`, `AsyncClient` through tokio.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -43,10 +48,14 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(feature = "async")]
+mod asynch;
 mod client;
 mod config;
 mod nb;
 
+#[cfg(feature = "async")]
+pub use asynch::{AsyncClient, AsyncDriver};
 pub use client::{slot_size, EspClient};
 pub use config::{AlwaysReady, ClientConfig, NetworkReady};
 pub use ws_proto::{CommandError, ConnId, OpenError, Transport};
