@@ -34,7 +34,7 @@
 //!   shutdown, the socket stays as it is until the server closes or the
 //!   linger time ends.
 //!
-//! With the feature `async`, [`AsyncClient`] executes the same driver over
+//! With the feature `async`, `AsyncClient` executes the same driver over
 //! `embedded-io-async` streams from `embedded-nal-async`'s `TcpConnect` and
 //! `Dns`: embassy-net's `TcpClient` and `DnsSocket` on esp-hal, as they are.
 //!
