@@ -665,13 +665,9 @@ fn last_output_of_a_message_is_handed_out() {
 
 /// A session over `rx_cap` bytes of receive buffer whose server agreed to
 /// permessage-deflate, and the bytes it would read.
-fn session(
-    streaming: bool,
-    max: u64,
-) -> (
-    ws_proto::Session<TestRng, Vec<u8>, Vec<u8>, Vec<u8>>,
-    Vec<u8>,
-) {
+type TestSession = ws_proto::Session<TestRng, Vec<u8>, Vec<u8>, Vec<u8>>;
+
+fn session(streaming: bool, max: u64) -> (TestSession, Vec<u8>) {
     let conn = connecting(9, config(DeflateConfig::standard(), max), 1 << 16);
     let request = conn.transmit().to_vec();
     let at = request
@@ -694,11 +690,7 @@ fn session(
 
 /// Reads `stream` into the session `piece` bytes at a time; returns whole
 /// messages (joining streamed fragments) and how the session ended.
-fn run_session(
-    s: &mut ws_proto::Session<TestRng, Vec<u8>, Vec<u8>, Vec<u8>>,
-    stream: &[u8],
-    piece: usize,
-) -> (Vec<Got>, Option<String>) {
+fn run_session(s: &mut TestSession, stream: &[u8], piece: usize) -> (Vec<Got>, Option<String>) {
     use ws_proto::{Message, SessionEvent};
     let mut got = Vec::new();
     let mut partial = Vec::new();
