@@ -4,6 +4,8 @@
 # riscv32imc-unknown-none-elf (ESP32-C3 class) at opt-level "z" with LTO, then prints
 # their flash (.text + .rodata) and the RAM of one connection (state + buffers).
 # Goal (a target, not a test): flash <= 11 KiB, connection state <= 64 bytes + buffers.
+# Then the worst stack depth below each call of the client program (`-Z emit-stack-sizes`,
+# nightly with rust-src; scripts/stack_depth.py walks the call graph); goal <= 2 KiB.
 # Usage: scripts/footprint.sh     (needs: rustup target add riscv32imc-unknown-none-elf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,3 +57,18 @@ echo "pieces (probe program), bytes of flash:"
 printf '  httparse response parser (32 headers)   %5d\n' "$(weigh 'httparse')"
 printf '  SHA-1, sha1_smol (used now)             %5d\n' "$(weigh 'sha1_smol')"
 printf '  base64 crate encode (used now)          %5d\n' "$(weigh '^probe_base64$|_ZN6base64')"
+
+# Stack: the same programs built by nightly with `-Z emit-stack-sizes` (core from
+# rust-src), each frame plus the deepest chain of calls below it.
+if cargo +nightly --version >/dev/null 2>&1; then
+  stack_out="${CARGO_TARGET_DIR:-$PWD/target}/footprint-stack"
+  (cd ws-transport-esp/footprint && CARGO_TARGET_DIR="$stack_out" \
+    RUSTFLAGS="-Z emit-stack-sizes -C force-unwind-tables=no" \
+    cargo +nightly build --quiet --release --target "$target" -Zbuild-std=core)
+  sbin="$stack_out/$target/release"
+  echo "stack, worst path below each call (bytes; goal <= 2048), $target:"
+  python3 scripts/stack_depth.py "$sbin/client" stack_new stack_open stack_poll stack_send
+  python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start /proto (all)/'
+else
+  echo "stack: skipped (no nightly toolchain for -Z emit-stack-sizes)"
+fi
