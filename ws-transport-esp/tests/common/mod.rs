@@ -3,6 +3,8 @@
 //! that polls a client into owned events within a time bound.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod nb_stack;
+
 use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
