@@ -244,6 +244,9 @@ where
             .map(|(i, _)| i)
     }
 
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     fn session(
         &self,
         url: &Url<'_>,
