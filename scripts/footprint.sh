@@ -24,15 +24,16 @@ size_of() { sections "$1" | awk -v s="$2" '$1 == s { n += $2 } END { print n + 0
 symbol() { readelf -sW "$bin/client" | awk -v s="$1" '$8 == s { print $3 }'; }
 
 echo "flash at opt-level z, $target (.text + .rodata; .srodata/.data included when present):"
-for prog in proto client; do
+for prog in proto client async_client; do
   f="$bin/$prog"
   text=$(size_of "$f" .text)
   ro=$(( $(size_of "$f" .rodata) + $(size_of "$f" .srodata) + $(size_of "$f" .data) + $(size_of "$f" .sdata) ))
   case $prog in
     proto) what="ws-proto Session alone (handshake + validation, send, decode)" ;;
     client) what="EspClient over embedded-nal (+ DNS, connect, slots)" ;;
+    async_client) what="AsyncClient over embedded-io-async + embedded-nal-async" ;;
   esac
-  printf '  %-7s %6d bytes = .text %d + .rodata %d   %s\n' "$prog" $((text + ro)) "$text" "$ro" "$what"
+  printf '  %-12s %6d bytes = .text %d + .rodata %d   %s\n' "$prog" $((text + ro)) "$text" "$ro" "$what"
 done
 flash=$(( $(size_of "$bin/client" .text) + $(size_of "$bin/client" .rodata) + $(size_of "$bin/client" .srodata) ))
 echo "  goal: <= 11264 bytes (11 KiB) for full validation: client is $((flash - 11264)) bytes over (negative = under)"
@@ -68,7 +69,8 @@ if cargo +nightly --version >/dev/null 2>&1; then
   sbin="$stack_out/$target/release"
   echo "stack, worst path below each call (bytes; goal <= 2048), $target:"
   python3 scripts/stack_depth.py "$sbin/client" stack_new stack_open stack_poll stack_send
-  python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start /proto (all)/'
+  python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start         /proto, whole /'
+  python3 scripts/stack_depth.py "$sbin/async_client" _start | sed 's/_start         /async, whole /'
 else
   echo "stack: skipped (no nightly toolchain for -Z emit-stack-sizes)"
 fi
