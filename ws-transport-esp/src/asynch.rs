@@ -64,7 +64,7 @@ pub type AsyncDriver<R, const CONNS: usize, const RX: usize, const TX: usize, co
 /// let mut client: AsyncClient<'_, _, _, Rng, 2, 1024, 1024, 1024> =
 ///     AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default());
 /// let now = || ws_proto::Instant::from_millis(embassy_time::Instant::now().as_millis());
-/// let id = client.open("ws://192.168.1.10:8080/", &HandshakeOptions::default(), now())?;
+/// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
 ///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
 ///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
@@ -110,8 +110,8 @@ where
         }
     }
 
-    /// Starts a connection to `url`, offering `options` in the handshake
-    /// (`&HandshakeOptions::default()` for none), and returns at once;
+    /// Starts a connection to `url`, offering `options` (subprotocols,
+    /// extra headers; `None` for none) in the handshake, and returns at once;
     /// [`poll`](Self::poll) resolves, connects and reports `Connected` or
     /// `Closed`.
     ///
@@ -123,16 +123,18 @@ where
     pub fn open(
         &mut self,
         url: &str,
-        options: &HandshakeOptions<'_>,
+        options: Option<&HandshakeOptions<'_>>,
         now: Instant,
     ) -> Result<ConnId, OpenError> {
         let rng = self.rng.clone();
-        self.driver.open(url, options, now, || Storage {
-            rng,
-            tx: [0; TX],
-            rx: [0; RX],
-            assembler: [0; MSG],
-        })
+        let none = HandshakeOptions::default();
+        self.driver
+            .open(url, options.unwrap_or(&none), now, || Storage {
+                rng,
+                tx: [0; TX],
+                rx: [0; RX],
+                assembler: [0; MSG],
+            })
     }
 
     /// The connection `id`, for commands: `send_text`, `send_binary`,

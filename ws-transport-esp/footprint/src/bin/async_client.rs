@@ -15,7 +15,7 @@ use core::task::{Context, Poll, Waker};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use ws_footprint::{Rng, Server, MSG, RX, TX};
-use ws_proto::{HandshakeOptions, Instant, SessionEvent};
+use ws_proto::{Instant, SessionEvent};
 use ws_transport_esp::{AsyncClient, ClientConfig};
 
 /// The fake network: one server.
@@ -107,9 +107,8 @@ pub extern "C" fn _start() -> ! {
     block_on(async {
         let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG> =
             AsyncClient::new(&net, &net, Rng(black_box(0x2545_f491)), ClientConfig::default());
-        let opts = HandshakeOptions::default();
         let url = black_box("ws://echo.local:8080/stream");
-        let Ok(id) = client.open(url, &opts, Instant::ZERO) else {
+        let Ok(id) = client.open(url, None, Instant::ZERO) else {
             return;
         };
         let mut t = 0u64;
