@@ -41,14 +41,21 @@ use ws_proto::{
     Random, SessionEvent,
 };
 
+use crate::client::EspSlot;
 use crate::config::{ClientConfig, Sizes};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
 
-/// The driver of an [`AsyncClient`] with its `CONNS` slots.
-pub type AsyncDriver<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> =
-    Driver<R, [u8; TX], [u8; RX], [u8; MSG], [Slot<R, [u8; TX], [u8; RX], [u8; MSG]>; CONNS]>;
+/// The driver of an [`AsyncClient`] over its slots `S`.
+pub type AsyncDriver<
+    R,
+    const CONNS: usize,
+    const RX: usize,
+    const TX: usize,
+    const MSG: usize,
+    S = [EspSlot<R, RX, TX, MSG>; CONNS],
+> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>;
 
 /// The WebSocket client over an async stack: `CONNS` connections made by
 /// the connector `C` (names resolved by `D`), random source `R`.
@@ -80,13 +87,14 @@ pub struct AsyncClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
+    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     C: TcpConnect,
 {
     connector: &'a C,
     dns: &'a D,
     rng: R,
-    driver: AsyncDriver<R, CONNS, RX, TX, MSG>,
+    driver: AsyncDriver<R, CONNS, RX, TX, MSG, S>,
     /// The stream of each slot, with the id it belongs to.
     streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
 }
@@ -98,15 +106,52 @@ where
     D: Dns,
     R: Random + Clone,
 {
-    /// A client that connects with `connector` and resolves with `dns`.
+    /// A client that connects with `connector` and resolves with `dns`,
+    /// holding its slots (built by value; see [`new_in`](AsyncClient::new_in)).
     pub fn new(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig) -> Self {
+        let slots = core::array::from_fn(|_| Slot::new());
+        AsyncClient::over(connector, dns, rng, config, slots)
+    }
+}
+
+impl<'a, 's, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, &'s mut [EspSlot<R, RX, TX, MSG>; CONNS]>
+where
+    C: TcpConnect + 'a,
+    D: Dns,
+    R: Random + Clone,
+{
+    /// As [`new`](AsyncClient::new), over the caller's `slots` (a `static`
+    /// of `Slot::new()`s is `.bss`): nothing large is built on the stack.
+    pub fn new_in(
+        connector: &'a C,
+        dns: &'a D,
+        rng: R,
+        config: ClientConfig,
+        slots: &'s mut [EspSlot<R, RX, TX, MSG>; CONNS],
+    ) -> Self {
+        AsyncClient::over(connector, dns, rng, config, slots)
+    }
+}
+
+impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
+where
+    C: TcpConnect + 'a,
+    D: Dns,
+    R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
+{
+    fn over(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
+        let streams = core::array::from_fn(|_| None);
+        let driver = Driver::new(slots, config.driver());
         AsyncClient {
             connector,
             dns,
             rng,
-            driver: Driver::new(core::array::from_fn(|_| Slot::new()), config.driver()),
-            streams: core::array::from_fn(|_| None),
+            driver,
+            streams,
         }
     }
 
@@ -152,7 +197,7 @@ where
     /// The driver, to read: `state(id)`, `connection_count()`,
     /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
     /// again at the latest).
-    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG> {
+    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG, S> {
         &self.driver
     }
 
@@ -212,7 +257,7 @@ where
                 }
                 other => {
                     let done = try_once(slot, other, &mut Context::from_waker(&waker));
-                    report(&mut self.driver, id, done);
+                    report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
         }
@@ -232,7 +277,7 @@ where
             }
             let done = try_once(&mut self.streams[id.slot()], action, cx);
             let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
-            report(&mut self.driver, id, done);
+            report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
                 return true;
             }
@@ -241,8 +286,8 @@ where
     }
 }
 
-impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
+impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
 where
     C: TcpConnect + 'a,
 {
@@ -264,12 +309,13 @@ enum Done {
 }
 
 /// Hands the result of [`try_once`] to the driver.
-fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG>,
+fn report<R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG, S>,
     id: ConnId,
     done: Done,
 ) where
     R: Random,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     match done {
         Done::Read(io) => driver.handle_read(id, io),

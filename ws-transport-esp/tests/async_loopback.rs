@@ -459,3 +459,44 @@ async fn options_reach_the_request() {
     drive(&mut c, &clock, closed).await;
     assert_eq!(join(&mut c, &clock, server).await, 0);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn slots_in_caller_storage() {
+    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
+        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
+    let (port, server) = serve(echo);
+    let clock = Clock::new();
+    let mut c = AsyncClient::<'_, _, _, _, 2, 1024, 1024, 1024, _>::new_in(
+        &NET,
+        &NET,
+        OsRandom,
+        ClientConfig::default(),
+        slots,
+    );
+    let id = c
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
+        .unwrap();
+    let mut evs = Vec::new();
+    let start = std::time::Instant::now();
+    while !evs.contains(&Ev::Text("in place".into())) {
+        assert!(start.elapsed() < LIMIT, "{evs:?}");
+        while let Some((_, ev)) = c.poll(clock.now()).await {
+            let ev = Ev::from(ev);
+            if ev == Ev::Connected {
+                c.connection(id).unwrap().send_text("in place").unwrap();
+            }
+            evs.push(ev);
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(20), c.wait(clock.now())).await;
+    }
+    c.connection(id)
+        .unwrap()
+        .close(clock.now(), 1000, "")
+        .unwrap();
+    while c.driver().lingering() + c.driver().connection_count() > 0 || !server.is_finished() {
+        assert!(start.elapsed() < LIMIT);
+        while c.poll(clock.now()).await.is_some() {}
+        let _ = tokio::time::timeout(Duration::from_millis(5), c.wait(clock.now())).await;
+    }
+    assert_eq!(server.join().unwrap(), 1);
+}
