@@ -292,12 +292,7 @@ where
     C: TcpConnect + 'a,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AsyncClient")
-            .field("conns", &CONNS)
-            .field("rx", &RX)
-            .field("tx", &TX)
-            .field("msg", &MSG)
-            .finish_non_exhaustive()
+        Sizes::<CONNS, RX, TX>::debug(f, "AsyncClient", MSG)
     }
 }
 

@@ -289,12 +289,7 @@ where
     T: TcpClientStack + Dns,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EspClient")
-            .field("conns", &CONNS)
-            .field("rx", &RX)
-            .field("tx", &TX)
-            .field("msg", &MSG)
-            .finish_non_exhaustive()
+        Sizes::<CONNS, RX, TX>::debug(f, "EspClient", MSG)
     }
 }
 
