@@ -102,21 +102,27 @@ pub enum LinkError {
     Reset,
     /// The network is not up (e.g. the station has no IP yet).
     NetworkDown,
-    /// The TLS layer failed (handshake or alert).
-    Tls,
+    /// The TLS layer failed (handshake, certificate or alert), and why.
+    Tls {
+        /// Why.
+        reason: crate::tls::TlsReason,
+    },
     /// Any other I/O failure.
     Io,
 }
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let LinkError::Tls { reason } = self {
+            return write!(f, "TLS failure: {reason}");
+        }
         f.write_str(match self {
             LinkError::Refused => "connection refused",
             LinkError::NameNotFound => "host name not found",
             LinkError::ConnectTimeout => "connect timed out",
             LinkError::Reset => "connection reset",
             LinkError::NetworkDown => "network is down",
-            LinkError::Tls => "TLS failure",
+            LinkError::Tls { .. } => "TLS failure",
             LinkError::Io => "I/O error",
         })
     }

@@ -46,11 +46,13 @@ mod client;
 mod clock;
 mod error;
 mod random;
+mod tls;
 
 pub use client::{Client, ClientConfig, Notifier, SLOT_BYTES};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
 pub use random::{BufferedRandom, MaskRandom, REFILL, RESEED_BYTES};
+pub use tls::{TlsConfig, TlsConfigError};
 pub use ws_proto::ConnId;
 
 /// The protocol core, for everything not re-exported below.

@@ -208,6 +208,7 @@ where
         slot.link = link;
         slot.deadline = deadline;
         slot.port = url.port;
+        slot.secure = url.secure;
         slot.ready = Readiness::NONE;
         slot.write_failed = None;
         Ok(slot.id(index))
@@ -274,6 +275,21 @@ where
         let slot = self.slots().get(id.slot())?;
         let session = slot.session.as_ref()?;
         (slot.gen == id.gen && slot.is_live()).then(|| session.connection_ref().state())
+    }
+
+    /// For a `wss://` connection, the name its TLS layer sends (SNI) and
+    /// verifies the server's certificate against: the URL's host, a DNS
+    /// name or an IP literal (without brackets). `None` for `ws://`, or
+    /// once the handshake is over. A socket layer with TLS asks it when it
+    /// executes [`Action::Connect`] (after a redirect it may differ from
+    /// the first one).
+    pub fn tls_server_name(&self, id: ConnId) -> Option<&str> {
+        let slot = self.slots().get(id.slot())?;
+        let session = slot.session.as_ref()?;
+        if slot.gen != id.gen || !slot.secure || !slot.is_live() {
+            return None;
+        }
+        session.connection_ref().request_host()
     }
 
     /// The connection's phase; `None` once its `Close` action was given

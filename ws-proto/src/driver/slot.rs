@@ -75,6 +75,8 @@ pub struct Slot<R, TX, RX, A> {
     /// The connect deadline, then the linger deadline.
     pub(crate) deadline: Instant,
     pub(crate) port: u16,
+    /// The URL is `wss://`: the socket layer puts TLS under the bytes.
+    pub(crate) secure: bool,
     pub(crate) ready: Readiness,
     /// How many bytes the last `Read` lent.
     pub(crate) lent: usize,
@@ -95,6 +97,7 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
             link: Link::Free,
             deadline: Instant::ZERO,
             port: 0,
+            secure: false,
             ready: Readiness::NONE,
             lent: 0,
             write_failed: None,
