@@ -75,6 +75,7 @@ pub mod handshake;
 pub mod mask;
 pub mod queue;
 pub mod random;
+pub mod redirect;
 pub mod session;
 pub mod time;
 pub mod tls;

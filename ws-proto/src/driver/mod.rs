@@ -42,6 +42,8 @@ pub mod table;
 mod transport;
 
 #[cfg(test)]
+mod redirect_tests;
+#[cfg(test)]
 mod tests;
 
 use core::marker::PhantomData;
@@ -209,6 +211,8 @@ where
         slot.deadline = deadline;
         slot.port = url.port;
         slot.secure = url.secure;
+        slot.hops = 0;
+        slot.visited[0] = crate::redirect::url_key(&url);
         slot.ready = Readiness::NONE;
         slot.write_failed = None;
         Ok(slot.id(index))
@@ -247,7 +251,9 @@ where
         } else {
             Session::new(conn, st.rx, st.assembler)
         };
-        session.map_err(OpenError::Storage)
+        let mut session = session.map_err(OpenError::Storage)?;
+        session.follow_redirects();
+        Ok(session)
     }
 
     fn live(&mut self, id: ConnId) -> Option<&mut Slot<R, TX, RX, A>> {
@@ -393,7 +399,7 @@ where
     /// The next action for the socket layer, taking connections in turn.
     /// Execute it and report its result before asking again.
     pub fn poll_action(&mut self, now: Instant) -> Option<Action<'_>> {
-        let _ = now;
+        let config = self.config;
         let slots = self.slots.as_mut();
         let n = slots.len().min(1 << 16);
         let start = self.action_cursor % n.max(1);
@@ -406,7 +412,7 @@ where
         for (i, slot) in rotated {
             if slot.has_action() {
                 self.action_cursor = i + 1;
-                return slot.next_action(i);
+                return slot.next_action(i, now, &config);
             }
         }
         None
