@@ -58,6 +58,16 @@ impl Default for TlsConfig {
 }
 
 impl TlsConfig {
+    /// Checks the roots as [`crate::Client::new`] will (PEM parsed, the OS
+    /// store read): a bad root file is found before anything is opened.
+    ///
+    /// # Errors
+    ///
+    /// The [`TlsConfigError`] that `Client::new` would give.
+    pub fn check(&self) -> Result<(), TlsConfigError> {
+        client_config(self).map(|_| ())
+    }
+
     /// Trusts only the roots in `pem` (PEM text, e.g. a file's contents).
     pub fn with_pem_roots(pem: impl Into<Vec<u8>>) -> Self {
         TlsConfig {
