@@ -33,7 +33,7 @@ pub const MAX_REDIRECTS: u8 = 3;
 
 /// How many bytes of the `Location` a [`Redirect`] keeps (longer ones are
 /// cut, and say so).
-pub const LOCATION_KEPT: usize = 64;
+pub const LOCATION_KEPT: usize = 32;
 
 /// Whether `status` is a redirect that is followed when it has a `Location`.
 pub const fn is_redirect(status: u16) -> bool {
