@@ -948,9 +948,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             ),
             host: (usize::from(spans.host.0), host_end),
         };
-        if !self.tx.reserve_total(redirect::room(old.len, location)) {
-            return Err(RedirectRefusal::TooLarge);
-        }
+        // Grows the storage to the most a rewrite can need, if it can; a
+        // fixed one may still be enough (else the rewrite says TooLarge).
+        let _ = self.tx.reserve_total(redirect::room(old.len, location));
         let (new, target) = redirect::rewrite(self.tx.storage_mut(), old, location, hop)?;
         let mut nonce = [0u8; 16];
         self.rng

@@ -544,6 +544,39 @@ mod tests {
         assert_eq!(r.location(), "/??");
     }
 
+    proptest::proptest! {
+        #![proptest_config(crate::test_config::proptest(512))]
+        /// Any location, into any storage size: a typed refusal or a request
+        /// that starts with the new target and keeps the old tail; no panic.
+        #[test]
+        fn any_location_rewrites_or_is_refused(
+            location in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::any::<u8>(),
+                    proptest::sample::select(b"/:?#[]@.ws".to_vec()),
+                ],
+                0..80,
+            ),
+            size in 150usize..600,
+            secure in proptest::prelude::any::<bool>(),
+        ) {
+            let url = if secure { "wss://h:8443/a/b?c" } else { "ws://[::1]/a" };
+            let url = Url::parse(url).unwrap();
+            let mut buf = std::vec![0u8; size];
+            let Ok(old) = write_request(&mut buf, &url, KEY, &HandshakeOptions::default()) else {
+                return Ok(());
+            };
+            let tail = buf[old.key_at - 19..old.len].to_vec();
+            let hop = Hop { secure, port: url.port, visited: &[], allowed: true };
+            if let Ok((new, target)) = rewrite(&mut buf, old, &location, hop) {
+                proptest::prop_assert!(new.len <= size);
+                proptest::prop_assert!(buf[..new.len].starts_with(b"GET /"));
+                proptest::prop_assert!(buf[..new.len].ends_with(&tail));
+                proptest::prop_assert!(!secure || target.secure);
+            }
+        }
+    }
+
     #[test]
     fn location_is_read_from_the_response() {
         let r = b"HTTP/1.1 302 Found\r\nlocation:  /x \r\n\r\n";
