@@ -112,6 +112,9 @@ pub enum HandshakeError {
     Protocol,
     /// The server's permessage-deflate answer cannot be accepted.
     Deflate(crate::deflate::DeflateError),
+    /// A redirect (3xx with a `Location`) that was not followed: too many,
+    /// a loop, `wss` to `ws`, a bad location. Names status and location.
+    Redirect(crate::redirect::Redirect),
 }
 
 impl fmt::Display for HandshakeError {
@@ -127,6 +130,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Extension => f.write_str("server accepted an extension not offered"),
             HandshakeError::Protocol => f.write_str("server chose a subprotocol not offered"),
             HandshakeError::Deflate(e) => write!(f, "{e}"),
+            HandshakeError::Redirect(r) => write!(f, "{r}"),
         }
     }
 }

@@ -62,6 +62,9 @@ pub(crate) struct TxQueue<S> {
 }
 
 impl<S: Buffer> TxQueue<S> {
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub(crate) fn new(buf: S) -> Self {
         TxQueue {
             buf,
@@ -83,6 +86,19 @@ impl<S: Buffer> TxQueue<S> {
     /// The whole storage, for reading the request back during the handshake.
     pub(crate) fn storage(&self) -> &[u8] {
         self.buf.as_ref()
+    }
+
+    /// The whole storage, for rewriting the request on a redirect.
+    pub(crate) fn storage_mut(&mut self) -> &mut [u8] {
+        self.buf.as_mut()
+    }
+
+    /// The first `len` bytes of the storage (a request written in place)
+    /// are pending; nothing else is.
+    pub(crate) fn set_front(&mut self, len: usize) {
+        self.head = 0;
+        self.tail = len.min(self.capacity());
+        self.last = self.tail;
     }
 
     /// Marks `n` pending bytes as transmitted (clamped to what is pending).

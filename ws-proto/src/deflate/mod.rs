@@ -53,6 +53,11 @@ pub const INFLATER_STATE_BYTES: usize = size_of::<inflate::Inflater<[u8; 0]>>();
 #[cfg(not(feature = "deflate"))]
 pub const INFLATER_STATE_BYTES: usize = 0;
 
+/// The bytes a [`crate::Connection`] spends on permessage-deflate state: 0
+/// without the feature, one pointer with `alloc` (the rest is on the heap
+/// while an offer is configured), the inflater in place without `alloc`.
+pub const CONNECTION_BYTES: usize = size_of::<context::Context>();
+
 /// The largest server window a build without `alloc` can inflate: 2^9 bytes.
 pub const STATIC_WINDOW_BITS: u8 = 9;
 

@@ -6,18 +6,22 @@ use core::net::SocketAddr;
 
 use super::io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
 use super::table::Phase;
+use super::DriverConfig;
 use crate::buffer::Buffer;
 use crate::connection::State;
-use crate::error::Error;
+use crate::error::{Error, HandshakeError};
 use crate::random::Random;
+use crate::redirect::{self, Hop, Redirect, MAX_REDIRECTS};
 use crate::session::{Disconnect, LinkEnd, LinkError, Session};
 use crate::time::Instant;
 
-/// Where a slot's socket is.
+/// Where a slot's socket is. `repr(u8)`: `Free` is the byte 0, so an empty
+/// slot is all zero bytes (see [`Slot::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Link {
     /// No connection.
-    Free,
+    Free = 0,
     /// The name is being resolved; `asked` until the answer (or `Pending`
     /// and a readiness report) comes.
     Resolve { asked: bool },
@@ -65,22 +69,67 @@ pub(crate) fn policy(link: Link, how: &Disconnect<'_>, link_end: Option<LinkEnd>
     }
 }
 
-/// One connection slot.
+/// `Option`, with `None` as the byte 0 whatever the payload's niches, so
+/// that an empty slot is all zero bytes.
+#[derive(Debug)]
+#[repr(u8)]
+pub(crate) enum Zeroed<T> {
+    /// Nothing.
+    None = 0,
+    /// A value.
+    Some(T),
+}
+
+impl<T> Zeroed<T> {
+    pub(crate) fn as_ref(&self) -> Option<&T> {
+        match self {
+            Zeroed::Some(v) => Some(v),
+            Zeroed::None => None,
+        }
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Zeroed::Some(v) => Some(v),
+            Zeroed::None => None,
+        }
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, Zeroed::None)
+    }
+
+    pub(crate) fn get(&self) -> Option<T>
+    where
+        T: Copy,
+    {
+        self.as_ref().copied()
+    }
+}
+
+/// One connection slot. An empty one ([`Slot::new`]) is all zero bytes, so
+/// a `static` array of them lives in `.bss` and costs no flash.
 #[derive(Debug)]
 pub struct Slot<R, TX, RX, A> {
-    pub(crate) session: Option<Session<R, TX, RX, A>>,
+    pub(crate) session: Zeroed<Session<R, TX, RX, A>>,
     /// The generation of the connection in the slot (or of the last one).
     pub(crate) gen: u32,
     pub(crate) link: Link,
     /// The connect deadline, then the linger deadline.
     pub(crate) deadline: Instant,
     pub(crate) port: u16,
+    /// The URL is `wss://`: the socket layer puts TLS under the bytes.
+    pub(crate) secure: bool,
+    /// Redirects followed since `open`.
+    pub(crate) hops: u8,
+    /// [`redirect::url_key`] of the URL opened and of each redirect's.
+    pub(crate) visited: [u32; MAX_REDIRECTS as usize + 1],
     pub(crate) ready: Readiness,
     /// How many bytes the last `Read` lent.
     pub(crate) lent: usize,
     /// A write failed: reads drain what arrived before the failure is
     /// reported.
-    pub(crate) write_failed: Option<LinkError>,
+    pub(crate) write_failed: Zeroed<LinkError>,
     /// The generation of an earlier connection whose socket is still to be
     /// closed (its slot was taken over while it lingered).
     pub(crate) stale: Option<u32>,
@@ -90,14 +139,17 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
     /// An empty slot.
     pub const fn new() -> Self {
         Slot {
-            session: None,
+            session: Zeroed::None,
             gen: 0,
             link: Link::Free,
             deadline: Instant::ZERO,
             port: 0,
+            secure: false,
+            hops: 0,
+            visited: [0; MAX_REDIRECTS as usize + 1],
             ready: Readiness::NONE,
             lent: 0,
-            write_failed: None,
+            write_failed: Zeroed::None,
             stale: None,
         }
     }
@@ -137,6 +189,7 @@ where
             Link::Free => return None,
             Link::Resolve { .. } => Phase::Resolve,
             Link::Connect { .. } => Phase::Connect,
+            Link::Up if self.session.as_ref()?.held_redirect() => Phase::Handshake,
             Link::Up => match self.session.as_ref()?.connection_ref().state() {
                 State::Connecting => Phase::Handshake,
                 State::Open => Phase::Open,
@@ -233,7 +286,7 @@ where
             Io::WouldBlock => self.ready.readable = false,
             Io::Eof | Io::Failed(_) => self.ready.readable = false,
         }
-        match (self.write_failed, io) {
+        match (self.write_failed.get(), io) {
             (Some(e), _) => session.handle_link_error(e),
             (None, Io::Eof) => session.handle_eof(),
             (None, Io::Failed(e)) => session.handle_link_error(e),
@@ -259,7 +312,9 @@ where
     /// A write failed: drain what the socket still holds (a reset keeps
     /// the bytes that arrived before it readable), then report `e`.
     fn write_error(&mut self, e: LinkError) {
-        self.write_failed.get_or_insert(e);
+        if self.write_failed.is_none() {
+            self.write_failed = Zeroed::Some(e);
+        }
         self.ready.readable = true;
         self.ready.read_closed = true;
     }
@@ -306,7 +361,8 @@ where
             Link::Free => false,
             Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
             Link::Up => {
-                (writable && self.write_failed.is_none())
+                session.held_redirect()
+                    || (writable && self.write_failed.is_none())
                     || (self.ready.readable && !session.read_buf().is_empty())
             }
             Link::Linger { policy, shut } => {
@@ -321,7 +377,12 @@ where
     }
 
     /// The next thing the socket layer should do for this slot.
-    pub(crate) fn next_action(&mut self, index: usize) -> Option<Action<'_>> {
+    pub(crate) fn next_action(
+        &mut self,
+        index: usize,
+        now: Instant,
+        config: &DriverConfig,
+    ) -> Option<Action<'_>> {
         if let Some(gen) = self.stale.take() {
             let id = ConnId {
                 slot: index as u16,
@@ -345,10 +406,60 @@ where
                 Some(Action::Connect { id, addr: *addr })
             }
             Link::Resolve { .. } | Link::Connect { .. } => None,
+            Link::Up if self.session.as_ref()?.held_redirect() => self.redirect(id, now, config),
             Link::Up => self.up_action(id),
             Link::Linger { .. } => self.linger_action(id),
             Link::Release => Some(self.release(id)),
         }
+    }
+
+    /// Follows the redirect the session holds: this `Close` ends the old
+    /// socket, and the connection starts again at resolve (or connect)
+    /// with its rewritten request. If it may not be followed, the session
+    /// ends with why (its `Closed` comes from the next poll).
+    fn redirect(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        config: &DriverConfig,
+    ) -> Option<Action<'static>> {
+        let hop = Hop {
+            secure: self.secure,
+            port: self.port,
+            visited: &self.visited[..=usize::from(self.hops)],
+            allowed: self.hops < MAX_REDIRECTS,
+        };
+        let deadline = now.plus_millis(config.proto.handshake_timeout_ms);
+        let session = self.session.as_mut()?;
+        let target = session.redirect(|conn, response| {
+            let (status, location) = redirect::location(response).unwrap_or((0, None));
+            let Some(location) = location else {
+                return Err(Error::Handshake(HandshakeError::Status(status)));
+            };
+            conn.redirect(location, hop, deadline).map_err(|why| {
+                Error::Handshake(HandshakeError::Redirect(Redirect::new(
+                    status, why, location,
+                )))
+            })
+        })?;
+        self.hops += 1;
+        if let Some(k) = self.visited.get_mut(usize::from(self.hops)) {
+            *k = target.key;
+        }
+        self.secure = target.secure;
+        self.port = target.port;
+        self.link = match target.ip {
+            Some(ip) => Link::Connect {
+                addr: SocketAddr::new(ip, target.port),
+                asked: false,
+            },
+            None => Link::Resolve { asked: false },
+        };
+        self.deadline = now.plus_millis(config.connect_timeout_ms);
+        self.ready = Readiness::NONE;
+        self.write_failed = Zeroed::None;
+        self.lent = 0;
+        Some(Action::Close { id })
     }
 
     fn up_action(&mut self, id: ConnId) -> Option<Action<'_>> {
@@ -403,9 +514,9 @@ where
     /// Frees the slot: the socket's `Close` is the id's last action.
     fn release(&mut self, id: ConnId) -> Action<'static> {
         self.link = Link::Free;
-        self.session = None;
+        self.session = Zeroed::None;
         self.ready = Readiness::NONE;
-        self.write_failed = None;
+        self.write_failed = Zeroed::None;
         Action::Close { id }
     }
 }
