@@ -521,3 +521,11 @@ fn slots_in_caller_storage() {
     drive(&mut c, &clock, |e| e.iter().any(|(_, e)| e.is_closed()));
     assert_eq!(join_polling(&mut c, &clock, server), 1);
 }
+
+/// Issue 11: the messages a server sent before it reset the connection are
+/// all delivered before the fault, while a write was pending.
+#[test]
+fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    let clock = Clock::new();
+    reset_while_a_write_is_pending(&mut small(), &clock, "127.0.0.1");
+}
