@@ -102,21 +102,27 @@ pub enum LinkError {
     Reset,
     /// The network is not up (e.g. the station has no IP yet).
     NetworkDown,
-    /// The TLS layer failed (handshake or alert).
-    Tls,
+    /// The TLS layer failed (handshake, certificate or alert), and why.
+    Tls {
+        /// Why.
+        reason: crate::tls::TlsReason,
+    },
     /// Any other I/O failure.
     Io,
 }
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let LinkError::Tls { reason } = self {
+            return write!(f, "TLS failure: {reason}");
+        }
         f.write_str(match self {
             LinkError::Refused => "connection refused",
             LinkError::NameNotFound => "host name not found",
             LinkError::ConnectTimeout => "connect timed out",
             LinkError::Reset => "connection reset",
             LinkError::NetworkDown => "network is down",
-            LinkError::Tls => "TLS failure",
+            LinkError::Tls { .. } => "TLS failure",
             LinkError::Io => "I/O error",
         })
     }
@@ -179,6 +185,10 @@ pub struct Session<R, TX, RX, A> {
     last_read: usize,
     /// The terminal event was delivered.
     ended: bool,
+    /// Redirects are followed by the driver: a 3xx response is held for it
+    /// (at `rx[start..end]`) instead of ending the session.
+    redirects: bool,
+    held: bool,
 }
 
 impl<R, TX, RX, A> Session<R, TX, RX, A>
@@ -247,6 +257,8 @@ where
             filled: false,
             last_read: 0,
             ended: false,
+            redirects: false,
+            held: false,
         })
     }
 
@@ -335,7 +347,7 @@ where
     /// bytes received before it, then the end.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
         self.settle();
-        if self.ended {
+        if self.ended || self.held {
             return None;
         }
         self.note_activity(now);
@@ -355,6 +367,8 @@ where
             streaming,
             link_end,
             ended,
+            redirects,
+            held,
             ..
         } = self;
         let rx_limit = (*rx).limit();
@@ -368,6 +382,10 @@ where
             }
             Stop::Failed(e) => {
                 *start = pos;
+                if *redirects && crate::redirect::is_redirect_error(e) {
+                    *held = true;
+                    return None;
+                }
                 *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
@@ -425,6 +443,42 @@ where
     /// after the events of the bytes received before it.
     pub fn handle_link_error(&mut self, e: LinkError) {
         self.link_end.get_or_insert(LinkEnd::Failed(e));
+    }
+
+    // ----- redirects (followed by the driver) -------------------------
+
+    /// From now on a redirect response is held for
+    /// [`redirect`](Self::redirect) instead of ending the session.
+    pub(crate) fn follow_redirects(&mut self) {
+        self.redirects = true;
+    }
+
+    /// Whether a redirect response is held.
+    pub(crate) fn held_redirect(&self) -> bool {
+        self.held
+    }
+
+    /// Runs `f` on the connection and the held response. `Ok`: the session
+    /// starts over on a new link (nothing received, no link end). `Err`: it
+    /// ends with that error, reported by the next poll.
+    pub(crate) fn redirect<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection<R, TX>, &[u8]) -> Result<T, Error>,
+    ) -> Option<T> {
+        self.held = false;
+        let response = self.rx.as_ref().get(self.start..self.end).unwrap_or(&[]);
+        match f(&mut self.conn, response) {
+            Ok(t) => {
+                (self.start, self.end, self.deferred) = (0, 0, 0);
+                self.link_end = None;
+                (self.fresh, self.filled, self.last_read) = (false, false, 0);
+                Some(t)
+            }
+            Err(e) => {
+                self.timer_end = Some(e);
+                None
+            }
+        }
     }
 
     /// How the link ended, if the transport reported it.

@@ -2,6 +2,8 @@
 //! copies of events, a tungstenite echo server and a raw-TCP server kit.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
