@@ -28,13 +28,13 @@ use core::fmt;
 use crate::assembler::{Assembler, Message};
 use crate::buffer::Buffer;
 use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
+use crate::connection::Config;
 use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
+use crate::error::SendError;
 use crate::error::{Error, HandshakeError};
+use crate::handshake::HandshakeOptions;
 use crate::random::Random;
 use crate::time::Instant;
-use crate::connection::Config;
-use crate::error::SendError;
-use crate::handshake::HandshakeOptions;
 use crate::url::Url;
 
 /// What a [`Session`] delivers.
