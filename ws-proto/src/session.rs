@@ -35,6 +35,7 @@ use crate::time::Instant;
 
 /// What a [`Session`] delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionEvent<'a> {
     /// The handshake completed.
     Connected {

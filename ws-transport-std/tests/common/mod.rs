@@ -47,6 +47,7 @@ pub fn own(ev: SessionEvent<'_>) -> Ev {
             Disconnect::Link(e) => End::Link(e),
             Disconnect::Local => End::Local,
         }),
+        other => panic!("an event these tests do not know: {other:?}"),
     }
 }
 
