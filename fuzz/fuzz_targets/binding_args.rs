@@ -560,7 +560,10 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
             Op::State { h } => {
                 let h = pick(h);
                 let s = m.state(h);
-                assert!(["connecting", "open", "closed"].contains(&s), "state {s:?}");
+                assert!(
+                    ["connecting", "open", "closed"].contains(&s.as_str()),
+                    "state {s:?}"
+                );
                 if dead(h) {
                     assert_eq!(s, "closed");
                 }

@@ -28,7 +28,7 @@ use ws_transport_std::{Client, ClientConfig};
 
 use crate::error::ErrorCode;
 use crate::host::{EventType, Host, Value};
-use crate::module::{ModuleConfig, WsModule, MAX_DELAYS, MAX_KEEPALIVE_S};
+use crate::module::{HandleState, ModuleConfig, WsModule, MAX_DELAYS, MAX_KEEPALIVE_S};
 use crate::options::{OpenOptions, MAX_HEADERS, MAX_PROTOCOLS};
 
 /// `ws_value.kind` of an `i32` field.
@@ -632,10 +632,10 @@ pub unsafe extern "C" fn ws_set_reconnect_delays(
 /// `ws.state(conn)`: a static NUL-terminated "connecting", "open" or "closed".
 #[no_mangle]
 pub extern "C" fn ws_state(conn: i32) -> *const c_char {
-    let s: &'static CStr = match with_module("closed", |m| m.state(conn)) {
-        "connecting" => c"connecting",
-        "open" => c"open",
-        _ => c"closed",
+    let s: &'static CStr = match with_module(HandleState::Closed, |m| m.state(conn)) {
+        HandleState::Connecting => c"connecting",
+        HandleState::Open => c"open",
+        HandleState::Closed => c"closed",
     };
     s.as_ptr()
 }

@@ -71,7 +71,7 @@ pub use hash::{
 };
 pub use host::{EventType, Host, Value};
 pub use module::{
-    ModuleConfig, WsModule, CLOSE_CODE, DEFAULT_DELAY_MS, DEFAULT_KEEPALIVE_MS,
+    HandleState, ModuleConfig, WsModule, CLOSE_CODE, DEFAULT_DELAY_MS, DEFAULT_KEEPALIVE_MS,
     ESP32_MAX_CONNECTIONS, HOST_MAX_CONNECTIONS, MAX_CLOSE_REASON, MAX_DELAYS, MAX_KEEPALIVE_S,
     MIN_DELAY_MS,
 };

@@ -704,22 +704,22 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// completes and while an auto-reconnect is pending or under way; "open"
     /// while messages can be sent; "closed" from `close()` on, after a drop
     /// with no reconnect, and for any handle that is not live.
-    pub fn state(&self, handle: i32) -> &'static str {
+    pub fn state(&self, handle: i32) -> HandleState {
         let Some(conn) = self
             .lookup(handle)
             .and_then(|i| self.slots.get(i))
             .and_then(|s| s.conn.as_ref())
         else {
-            return "closed";
+            return HandleState::Closed;
         };
         match conn.link {
-            Link::Waiting { .. } => "connecting",
+            Link::Waiting { .. } => HandleState::Connecting,
             Link::Active { id, .. } => match self.transport.state(id) {
-                Some(State::Open) => "open",
-                Some(State::Connecting) => "connecting",
+                Some(State::Open) => HandleState::Open,
+                Some(State::Connecting) => HandleState::Connecting,
                 // Ended inside the transport; the next tick reports it.
-                _ if conn.auto_reconnect => "connecting",
-                _ => "closed",
+                _ if conn.auto_reconnect => HandleState::Connecting,
+                _ => HandleState::Closed,
             },
         }
     }
@@ -919,5 +919,42 @@ fn dispatch<Id: Copy + Eq, H: Host>(
                 slot.conn = None;
             }
         }
+    }
+}
+
+/// What `ws.state(conn)` says of a handle; the VM sees [`as_str`](Self::as_str).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandleState {
+    /// From `open` until the handshake completes, and while an
+    /// auto-reconnect is pending or under way.
+    Connecting,
+    /// Messages can be sent.
+    Open,
+    /// From `close()` on, after a drop with no reconnect, and for any handle
+    /// that is not live.
+    Closed,
+}
+
+impl HandleState {
+    /// The module's word for it: "connecting", "open" or "closed".
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandleState::Connecting => "connecting",
+            HandleState::Open => "open",
+            HandleState::Closed => "closed",
+        }
+    }
+}
+
+impl core::fmt::Display for HandleState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the module's word, as scripts do (`ws.state(c) == "open"`).
+impl PartialEq<&str> for HandleState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }

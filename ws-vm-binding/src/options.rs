@@ -4,6 +4,7 @@
 //! offers the same. Bounded: at most [`MAX_HEADERS`] headers,
 //! [`MAX_PROTOCOLS`] subprotocols and [`MAX_OPTIONS_BYTES`] bytes in all.
 
+use ws_proto::handshake::{is_reserved_header, is_token, is_valid_header_value};
 use ws_proto::HandshakeOptions;
 
 /// The most extra headers `openWith` takes.
@@ -12,20 +13,6 @@ pub const MAX_HEADERS: usize = 32;
 pub const MAX_PROTOCOLS: usize = 16;
 /// The most bytes of header names, values and subprotocols together.
 pub const MAX_OPTIONS_BYTES: usize = 8 << 10;
-
-/// Header names the client writes itself (case-insensitive); a script may
-/// not set them.
-const RESERVED: &[&str] = &[
-    "host",
-    "upgrade",
-    "connection",
-    "sec-websocket-key",
-    "sec-websocket-version",
-    "sec-websocket-protocol",
-    "sec-websocket-extensions",
-    "content-length",
-    "transfer-encoding",
-];
 
 /// What `ws.openWith` adds to the opening handshake (an extension of v0.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,13 +32,6 @@ pub struct OpenOptions<'a> {
 pub(crate) struct OwnedOptions {
     headers: Vec<(String, String)>,
     protocols: Vec<String>,
-}
-
-/// RFC 7230 `token` characters.
-fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl OwnedOptions {
@@ -86,10 +66,10 @@ impl OwnedOptions {
                     "header {i} name {name:?} is not a token (letters, digits, !#$%&'*+-.^_`|~)"
                 ));
             }
-            if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            if is_reserved_header(name) {
                 return Err(format!("header {name:?} is set by the client itself"));
             }
-            if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            if !is_valid_header_value(value) {
                 return Err(format!(
                     "header {name:?} value holds a control character (CR, LF, NUL, ...)"
                 ));
