@@ -457,7 +457,7 @@ where
         };
         self.deadline = now.plus_millis(config.connect_timeout_ms);
         self.ready = Readiness::NONE;
-        self.write_failed = None;
+        self.write_failed = Zeroed::None;
         self.lent = 0;
         Some(Action::Close { id })
     }
