@@ -2,7 +2,7 @@
 //! expired or for another name) and a TLS server: rustls on top of a
 //! loopback socket, tungstenite on top of that.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -105,22 +105,8 @@ where
 /// the handshake with `check` over the request) and echoes until the end.
 pub fn wss_echo_server(addr: &str, config: Arc<ServerConfig>) -> (SocketAddr, JoinHandle<()>) {
     tls_server(addr, config, |stream| {
-        let ws = tungstenite::accept(stream).unwrap();
-        echo(ws);
+        super::echo(tungstenite::accept(stream).unwrap());
     })
-}
-
-/// Echoes text and binary messages until the connection ends.
-pub fn echo<S: Read + Write>(mut ws: tungstenite::WebSocket<S>) {
-    loop {
-        match ws.read() {
-            Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
-                ws.send(m).unwrap();
-            }
-            Ok(_) => {}
-            Err(_) => return,
-        }
-    }
 }
 
 /// Reads whatever plaintext arrives until the TLS session or the socket
