@@ -75,6 +75,7 @@ impl DataKind {
 
 /// What [`Connection::recv`] found in the input. Payloads borrow from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'i> {
     /// The handshake completed; `protocol` is the subprotocol the server chose.
     Connected {

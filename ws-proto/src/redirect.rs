@@ -25,7 +25,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::handshake::{self, RequestLayout};
+use crate::handshake::{self, RequestLayout, Writer};
 use crate::url::Url;
 
 /// How many redirects one `open` follows.
@@ -308,41 +308,16 @@ impl<'a> Base<'a> {
     }
 }
 
-/// A bounded writer (`None` once `out` is full).
-struct Out<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
-
-impl Out<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Option<()> {
-        let end = self.at.checked_add(bytes.len())?;
-        self.buf.get_mut(self.at..end)?.copy_from_slice(bytes);
-        self.at = end;
-        Some(())
+/// Writes the authority of `base` (`//host[:port]`).
+fn authority(w: &mut Writer<'_>, base: &Base<'_>) -> Option<()> {
+    w.put(b"//").ok()?;
+    w.put(base.host).ok()?;
+    let default = if base.secure { 443 } else { 80 };
+    if base.port != default {
+        w.put(b":").ok()?;
+        w.put_u16(base.port).ok()?;
     }
-
-    fn authority(&mut self, base: &Base<'_>) -> Option<()> {
-        self.put(b"//")?;
-        self.put(base.host)?;
-        let default = if base.secure { 443 } else { 80 };
-        if base.port != default {
-            self.put(b":")?;
-            let mut digits = [0u8; 5];
-            let mut n = base.port;
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            self.put(&digits[i..])?;
-        }
-        Some(())
-    }
+    Some(())
 }
 
 /// Writes `location` resolved against `base` as an absolute `ws`/`wss` URL
@@ -354,7 +329,7 @@ fn resolve(base: &Base<'_>, location: &[u8], out: &mut [u8]) -> Option<usize> {
         Some(i) => &location[..i],
         None => location,
     };
-    let mut w = Out { buf: out, at: 0 };
+    let mut w = Writer { buf: out, at: 0 };
     let scheme_end = location
         .iter()
         .position(|&b| matches!(b, b':' | b'/' | b'?'))
@@ -371,28 +346,29 @@ fn resolve(base: &Base<'_>, location: &[u8], out: &mut [u8]) -> Option<usize> {
                 // Left as it is: parsing it fails with the scheme named.
                 scheme
             };
-        w.put(mapped)?;
-        w.put(rest)?;
+        w.put(mapped).ok()?;
+        w.put(rest).ok()?;
     } else if location.starts_with(b"//") {
-        w.put(base.scheme())?;
-        w.put(location)?;
+        w.put(base.scheme()).ok()?;
+        w.put(location).ok()?;
     } else {
-        w.put(base.scheme())?;
-        w.authority(base)?;
+        w.put(base.scheme()).ok()?;
+        authority(&mut w, base)?;
         if location.starts_with(b"/") {
-            w.put(location)?;
+            w.put(location).ok()?;
         } else if location.starts_with(b"?") || location.is_empty() {
             let path_end = base.resource.iter().position(|&b| b == b'?');
-            w.put(&base.resource[..path_end.unwrap_or(base.resource.len())])?;
-            w.put(location)?;
+            w.put(&base.resource[..path_end.unwrap_or(base.resource.len())])
+                .ok()?;
+            w.put(location).ok()?;
         } else {
             // Relative path: replaces the last segment of the base path.
             let path_end = base.resource.iter().position(|&b| b == b'?');
             let path = &base.resource[..path_end.unwrap_or(base.resource.len())];
             let dir = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-            w.put(b"/")?;
-            w.put(path.get(1..dir).unwrap_or_default())?;
-            w.put(location)?;
+            w.put(b"/").ok()?;
+            w.put(path.get(1..dir).unwrap_or_default()).ok()?;
+            w.put(location).ok()?;
         }
     }
     Some(w.at)

@@ -39,6 +39,7 @@ use crate::url::Url;
 
 /// What a [`Session`] delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionEvent<'a> {
     /// The handshake completed.
     Connected {

@@ -276,8 +276,12 @@ impl Client {
     /// Starts a connection. Never blocks: it parses the URL, reserves a slot
     /// and queues the handshake request; name resolution (on a worker
     /// thread) and the non-blocking connect start from [`poll`](Self::poll).
-    /// Every later failure (refused, name not found, timeout, handshake
-    /// rejected) comes as a [`SessionEvent::Closed`] from `poll`.
+    /// Every later failure (refused, name not found, timeout, TLS, handshake
+    /// rejected, a redirect not followed) comes as a
+    /// [`SessionEvent::Closed`] from `poll`. A `wss://` URL runs TLS with
+    /// the roots of [`ClientConfig::tls`]; a 301/302/303/307/308 with a
+    /// `Location` is followed up to 3 times with the same options
+    /// ([`ws_proto::redirect`]).
     ///
     /// # Errors
     ///

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{binary_of, echo_server, tungstenite_server};
+use common::{binary_of, echo_server, handshake, raw_server, tungstenite_server};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
@@ -417,4 +417,28 @@ fn a_bad_ca_file_is_a_usage_error_before_any_connection() {
         assert!(r.stderr.contains(says), "{}", r.stderr);
     }
     assert!(listener.accept().is_err(), "a connection was made");
+}
+
+#[test]
+fn ping_flags_detect_a_silent_server() {
+    // The server completes the handshake, then sends nothing and keeps TCP
+    // open: only keepalive can tell.
+    let (port, server) = raw_server(|mut s| {
+        handshake(&mut s);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut sink = [0u8; 256];
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let started = Instant::now();
+    let r = run_with(
+        &["-n", "--ping-interval", "1", "--ping-timeout", "1", &url],
+        Vec::new(),
+        Duration::from_secs(15),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("keepalive"), "{}", r.stderr);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    server.join().unwrap();
 }
