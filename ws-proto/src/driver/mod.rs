@@ -210,7 +210,10 @@ where
     /// Starts a connection to `url` and returns at once; resolution, connect
     /// and handshake follow from [`poll_action`](Self::poll_action), and
     /// [`poll_event`](Self::poll_event) reports `Connected` or `Closed`.
-    /// `storage` is called only once a slot is free and the URL is good.
+    /// `storage` is called only once a slot is free and the URL is good,
+    /// and only if the slot holds none: a slot taken over from a lingering
+    /// connection restarts that connection's storage in place (its socket
+    /// closes, even if this `open` fails).
     ///
     /// # Errors
     ///
@@ -233,8 +236,7 @@ where
     /// slot restarts the session in place (a new request written into the
     /// queue, the receive buffer and assembler emptied). Nothing large is
     /// built or moved on the stack: the open of a microcontroller's
-    /// fixed-array slots. When every slot is lingering, the one taken over
-    /// closes its socket even if this `open` fails.
+    /// fixed-array slots.
     ///
     /// # Errors
     ///
