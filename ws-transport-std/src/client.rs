@@ -146,7 +146,7 @@ impl ClientConfig {
             connect_timeout_ms: self.connect_timeout_ms,
             linger_ms: self.linger_ms,
             streaming: false,
-            tls: true,
+            tls: cfg!(feature = "tls"),
         }
     }
 }
@@ -214,7 +214,7 @@ pub struct Client {
     config: ClientConfig,
     driver: Core,
     /// The rustls configuration (roots) of every `wss://` connection.
-    tls: Arc<rustls::ClientConfig>,
+    tls: tls::Shared,
     /// The socket side of each slot, with the id it belongs to.
     sockets: Vec<Option<(ConnId, Sock)>>,
     poll: Poll,
