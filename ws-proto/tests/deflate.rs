@@ -112,6 +112,7 @@ fn run(conn: &mut Conn, pieces: &[&[u8]]) -> (Vec<Got>, Option<Error>, usize) {
                 Event::Ping(_) => got.push(Got::Ping),
                 Event::Closed(_) => got.push(Got::Closed),
                 Event::Connected { .. } | Event::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
             }
             pending.drain(..consumed);
         }

@@ -257,11 +257,12 @@ fn run(cli: &Cli) -> Result<bool, Box<dyn Error>> {
                 SessionEvent::Pong(p) if cli.print_pings => {
                     eprintln!("wsclient: pong ({} bytes)", p.len())
                 }
-                SessionEvent::Ping(_) | SessionEvent::Pong(_) => {}
                 SessionEvent::Closed(why) => {
                     eprintln!("wsclient: ended: {why}");
                     ended = Some(matches!(why, Disconnect::Clean(_)));
                 }
+                // Unreported pings and pongs, and kinds a later version adds.
+                _ => {}
             }
         }
         if let Some(clean) = ended {

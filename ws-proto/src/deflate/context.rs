@@ -37,6 +37,15 @@ impl Context {
         Context(state)
     }
 
+    /// Starts over for a new connection with `offer` (in place: an old
+    /// state's storage is reused, its inflater and compressor dropped).
+    pub(crate) fn restart(&mut self, offer: Option<DeflateConfig>) {
+        match (offer, self.get_mut()) {
+            (Some(o), Some(s)) => s.restart(o),
+            (offer, _) => *self = Context::new(offer),
+        }
+    }
+
     fn get(&self) -> Option<&State> {
         #[cfg(feature = "alloc")]
         return self.0.as_deref();
@@ -159,6 +168,17 @@ impl State {
             rx: false,
             #[cfg(feature = "alloc")]
             tx: super::compress::Compressor::default(),
+        }
+    }
+
+    fn restart(&mut self, offer: DeflateConfig) {
+        self.offer = offer.effective();
+        self.agreed = None;
+        self.inflater = None;
+        self.rx = false;
+        #[cfg(feature = "alloc")]
+        {
+            self.tx = super::compress::Compressor::default();
         }
     }
 

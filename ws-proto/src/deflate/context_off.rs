@@ -14,6 +14,8 @@ impl Context {
         Context
     }
 
+    pub(crate) fn restart(&mut self, _offer: Option<DeflateConfig>) {}
+
     pub(crate) fn offer(&self) -> Option<DeflateConfig> {
         None
     }

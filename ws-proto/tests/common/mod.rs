@@ -402,6 +402,7 @@ impl From<Event<'_>> for Ev {
             Event::Pong(p) => Ev::Pong(p.to_vec()),
             Event::Closed(c) => Ev::Closed(c.code, c.reason.to_owned()),
             Event::Inflated { kind, fin } => Ev::Inflated(kind, fin),
+            other => panic!("an event these tests do not know: {other:?}"),
         }
     }
 }
