@@ -760,3 +760,46 @@ fn session_joins_and_streams_inflated_messages() {
     assert!(got.is_empty());
     assert!(end.unwrap().contains("1009"));
 }
+
+#[test]
+fn restart_starts_the_negotiation_over() {
+    let mut conn = open_deflate("permessage-deflate; server_no_context_takeover", 1 << 20);
+    assert!(conn.deflate().is_some());
+    let url = ws_proto::Url::parse(URL).unwrap();
+    let plain = Config::default();
+    conn.restart(
+        &url,
+        &ws_proto::HandshakeOptions::default(),
+        plain,
+        Instant::ZERO,
+    )
+    .unwrap();
+    assert_eq!(conn.deflate(), None);
+    let (request, key) = take_request(&mut conn);
+    assert!(!request.contains("Sec-WebSocket-Extensions"));
+    // Nothing offered now: an answer with the extension is refused.
+    let resp = response_for(&key, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    assert_eq!(
+        conn.recv(Instant::ZERO, &resp).err(),
+        Some(Error::Handshake(HandshakeError::Extension))
+    );
+    // And offered again: agreed afresh, and "Hello" inflates.
+    let offer = config(DeflateConfig::standard(), 1 << 20);
+    conn.restart(
+        &url,
+        &ws_proto::HandshakeOptions::default(),
+        offer,
+        Instant::ZERO,
+    )
+    .unwrap();
+    let (request, key) = take_request(&mut conn);
+    assert!(request.contains("Sec-WebSocket-Extensions: permessage-deflate"));
+    let resp = response_for(&key, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    conn.recv(Instant::ZERO, &resp).unwrap();
+    assert_eq!(
+        conn.deflate().map(|a| a.server_no_context_takeover),
+        Some(false)
+    );
+    let (got, err, _) = run(&mut conn, &[HELLO]);
+    assert_eq!((got, err), (vec![text("Hello")], None));
+}
