@@ -2,16 +2,20 @@
 # Runs the side-by-side benchmarks (benches/) and prints one table: each row is one of
 # ws-proto's measurements, as a speed ratio to the physical anchor and to each peer
 # (peer time / our time: 2.00x = we take half the time; for the anchor, 1.00x = as fast as it).
+# Rows of a group are interleaved (benches/benches/common/interleave.rs): each round times
+# a batch of every row, so the load of other processes falls on all of them alike.
 #
-# usage: scripts/bench-table.sh [--table-only] [criterion filter]
+# usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
+#   filter         only rows whose "group/row" contains it
 #   BENCH_CPU=N    the CPU the benchmarks are pinned to (default 1; "" = no pinning)
-#   BENCH_TIME=S   criterion measurement time in seconds (default 2; warm-up is 1)
-# Results: $CARGO_TARGET_DIR/criterion (default target/criterion) and, for allocations,
-# $CARGO_TARGET_DIR/ws-bench-alloc.txt.
+#   BENCH_TIME=S   seconds per group (default 3)
+# Results: $CARGO_TARGET_DIR/ws-bench (default target/ws-bench): one GROUP.tsv per group,
+# alloc.txt and memory.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
+OUT="$TARGET/ws-bench"
 RUN=1
 if [ "${1:-}" = "--table-only" ]; then RUN=0; shift; fi
 FILTER="${1:-}"
@@ -20,76 +24,68 @@ PIN=()
 if [ -n "$CPU" ] && command -v taskset >/dev/null; then PIN=(taskset -c "$CPU"); fi
 
 if [ "$RUN" = 1 ]; then
+  mkdir -p "$OUT"
   cargo bench -q -p ws-benches --no-run
-  BENCHES=(encode decode)
-  if cargo bench -q -p ws-benches --bench echo --no-run 2>/dev/null; then BENCHES+=(echo); fi
-  for b in "${BENCHES[@]}"; do
-    "${PIN[@]}" cargo bench -q -p ws-benches --bench "$b" -- \
-      --warm-up-time 1 --measurement-time "${BENCH_TIME:-2}" --noplot $FILTER >&2
+  export WS_BENCH_TIME="${BENCH_TIME:-3}" WS_BENCH_OUT="$PWD/$OUT"
+  for b in encode decode echo; do
+    "${PIN[@]}" cargo bench -q -p ws-benches --bench "$b" -- $FILTER >&2
   done
-  "${PIN[@]}" cargo bench -q -p ws-benches --bench alloc | tee "$TARGET/ws-bench-alloc.txt" >&2
-  cargo bench -q -p ws-benches --bench memory | tee "$TARGET/ws-bench-memory.txt" >&2
+  "${PIN[@]}" cargo bench -q -p ws-benches --bench alloc | tee "$OUT/alloc.txt" >&2
+  cargo bench -q -p ws-benches --bench memory | tee "$OUT/memory.txt" >&2
+  { date -u '+%Y-%m-%d %H:%M UTC'; uptime; } > "$OUT/when.txt"
 fi
 
-python3 - "$TARGET" <<'PY'
-import json, os, sys
-root = os.path.join(sys.argv[1], "criterion")
+python3 - "$OUT" <<'PY'
+import glob, os, sys
+out = sys.argv[1]
+res, tp = {}, {}
+for path in glob.glob(os.path.join(out, "*.tsv")):
+    with open(path) as f:
+        for line in f:
+            g, row, ns, kind, amount = line.rstrip("\n").split("\t")
+            res[(g, row)] = float(ns)
+            tp[g] = (kind, int(amount))
 
-def est(group, fn):
-    p = os.path.join(root, group, fn, "new", "estimates.json")
-    try:
-        with open(p) as f:
-            return json.load(f)["median"]["point_estimate"]  # ns per iteration
-    except (OSError, KeyError, ValueError):
-        return None
-
-def bench(group, fn):
-    p = os.path.join(root, group, fn, "new", "benchmark.json")
-    try:
-        with open(p) as f:
-            return json.load(f).get("throughput") or {}
-    except (OSError, ValueError):
-        return {}
-
-def rate(group, fn):
-    t = est(group, fn)
+def rate(g, row):
+    t = res.get((g, row))
     if t is None:
         return "-"
-    tp = bench(group, fn)
-    if "Bytes" in tp:
-        return "%.2f GB/s" % (tp["Bytes"] / t)
-    if "Elements" in tp:
-        per_s = tp["Elements"] / t * 1e9
-        return "%.1f M msg/s" % (per_s / 1e6) if per_s >= 1e6 else "%.0f k msg/s" % (per_s / 1e3)
-    return "%.0f ns" % t if t < 1e4 else "%.1f us" % (t / 1e3)
+    kind, n = tp[g]
+    if kind == "bytes":
+        return "%.2f GB/s" % (n / t)
+    per_s = n / t * 1e9
+    return "%.1f M msg/s" % (per_s / 1e6) if per_s >= 1e6 else "%.0f k msg/s" % (per_s / 1e3)
+
+def ratio(g, ours, other):
+    a, b = res.get((g, ours)), res.get((g, other))
+    return None if a is None or b is None else b / a
 
 PEERS = [("tungstenite", "tungstenite"), ("fastwebsockets", "fastwebsockets"),
-         ("fastwebsockets_frame", "fws Frame"), ("embedded_websocket", "embedded-ws")]
+         ("fastwebsockets_frame", "fws Frame"), ("embedded_websocket", "embedded-ws"),
+         ("tokio_websockets", "tokio-ws")]
 ROWS = []
 for size in ["16B", "1KiB", "64KiB", "1MiB"]:
-    g = "encode_" + size
-    ROWS.append((g, "ws_proto_send_text", "anchor_u64_xor", "u64 XOR copy"))
-    ROWS.append((g, "ws_proto_encode_masked", "anchor_u64_xor", "u64 XOR copy"))
-ROWS.append(("decode_text16", "ws_proto_recv", "anchor_from_utf8", "from_utf8"))
-ROWS.append(("decode_text16", "ws_proto_session", "anchor_from_utf8", "from_utf8"))
-ROWS.append(("decode_bin64k", "ws_proto_recv", "anchor_memcpy", "memcpy"))
-ROWS.append(("decode_bin64k", "ws_proto_session", "anchor_memcpy", "memcpy"))
+    for ours in ["ws_proto_client", "ws_proto_send_text", "ws_proto_encode_masked"]:
+        ROWS.append(("encode_" + size, ours, "anchor_u64_xor", "u64 XOR copy"))
+for ours in ["ws_proto_recv", "ws_proto_session", "ws_proto_session_tuned"]:
+    ROWS.append(("decode_text16", ours, "anchor_from_utf8", "from_utf8"))
+for ours in ["ws_proto_recv", "ws_proto_session", "ws_proto_session_tuned"]:
+    ROWS.append(("decode_bin64k", ours, "anchor_memcpy", "memcpy"))
 ROWS.append(("echo_pingpong", "ws_proto", "anchor_raw_tcp", "raw TCP echo"))
 ROWS.append(("echo_pipelined", "ws_proto", "anchor_raw_tcp", "raw TCP echo"))
 
-def ratio(group, ours, other):
-    a, b = est(group, ours), est(group, other)
-    if a is None or b is None:
-        return "-"
-    return "%.2fx" % (b / a)
-
-hdr = ["group", "ws-proto path", "ours", "vs anchor", "anchor"] + [p[1] for p in PEERS]
+fmt_r = lambda r: "-" if r is None else "%.2fx" % r
+hdr = ["group", "ws-proto path", "ours", "vs anchor", "anchor"] + [p[1] for p in PEERS] + ["vs best peer"]
 lines = []
 for g, ours, anchor, aname in ROWS:
-    if est(g, ours) is None:
+    if (g, ours) not in res:
         continue
-    lines.append([g, ours, rate(g, ours), ratio(g, ours, anchor), aname] +
-                 [ratio(g, ours, p[0]) for p in PEERS])
+    rs = [ratio(g, ours, p[0]) for p in PEERS]
+    have = [(r, p[1]) for r, p in zip(rs, PEERS) if r is not None]
+    best = min(have) if have else None
+    lines.append([g, ours, rate(g, ours), fmt_r(ratio(g, ours, anchor)), aname] +
+                 [fmt_r(r) for r in rs] +
+                 ["-" if best is None else "%.2fx %s" % best])
 w = [max(len(str(r[i])) for r in [hdr] + lines) for i in range(len(hdr))]
 fmt = lambda r: "| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) + " |"
 print(fmt(hdr))
@@ -97,36 +93,23 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's median time / ours (higher is better for us); '-' = not measured")
+print("ratios = other's median time / ours (>= 1.00x: we are at least as fast); '-' = not measured")
+when = os.path.join(out, "when.txt")
+if os.path.exists(when):
+    print("run: " + " / ".join(l.strip() for l in open(when)))
 
-# Every measurement, for reference.
 print()
-allrows = []
-for g in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-    gp = os.path.join(root, g)
-    for fn in sorted(os.listdir(gp)):
-        if est(g, fn) is not None:
-            allrows.append((g, fn, "%.1f ns" % est(g, fn), rate(g, fn)))
-if allrows:
-    w2 = [max(len(r[i]) for r in allrows) for i in range(4)]
-    for r in allrows:
-        print("  ".join(c.ljust(w2[i]) for i, c in enumerate(r)))
+for (g, row), t in sorted(res.items()):
+    print("  %-16s %-26s %12.1f ns  %s" % (g, row, t, rate(g, row)))
 
-alloc = os.path.join(sys.argv[1], "ws-bench-alloc.txt")
-if os.path.exists(alloc):
-    print()
-    print("heap allocations per message in steady state (counting global allocator):")
-    with open(alloc) as f:
-        for line in f:
-            if line.startswith("alloc "):
-                print("  " + line[6:].rstrip())
-
-memory = os.path.join(sys.argv[1], "ws-bench-memory.txt")
-if os.path.exists(memory):
-    print()
-    print("heap bytes held per connection (counting global allocator, server in a child process):")
-    with open(memory) as f:
-        for line in f:
-            if line.startswith("memory "):
-                print("  " + line[7:].rstrip())
+for name, title in [("alloc.txt", "heap allocations per message in steady state (counting global allocator):"),
+                    ("memory.txt", "heap bytes held per connection (counting global allocator, server in a child process):")]:
+    p = os.path.join(out, name)
+    if os.path.exists(p):
+        print()
+        print(title)
+        key = name.split(".")[0] + " "
+        for line in open(p):
+            if line.startswith(key):
+                print("  " + line[len(key):].rstrip())
 PY

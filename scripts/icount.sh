@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
 N="${ICOUNT_N:-2000}"
-cargo build -q --release -p ws-benches --example icount
+# The bench profile (fat LTO, one codegen unit), as the timed benches.
+cargo build -q --profile bench -p ws-benches --example icount
 BIN="$TARGET/release/examples/icount"
 CASES=("$@")
 if [ ${#CASES[@]} -eq 0 ]; then mapfile -t CASES < <("$BIN" list); fi

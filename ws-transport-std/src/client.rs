@@ -128,6 +128,19 @@ impl ClientConfig {
         Ok(())
     }
 
+    /// The storage one connection of a [`Client`] with this configuration
+    /// starts with: its random source and its three growable buffers (what
+    /// the benchmarks measure as "the client's defaults").
+    pub fn storage(&self) -> Storage<MaskRandom, GrowableBuffer, GrowableBuffer, GrowableBuffer> {
+        storage(self)
+    }
+
+    /// The protocol configuration each connection runs with
+    /// (`proto` with `max_message_size` applied).
+    pub fn connection_config(&self) -> Config {
+        self.driver().proto
+    }
+
     fn driver(&self) -> DriverConfig {
         DriverConfig {
             proto: Config {
