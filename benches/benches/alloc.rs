@@ -23,9 +23,9 @@ use std::hint::black_box;
 
 use futures_util::{SinkExt, StreamExt};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
-use ws_transport_std::ClientConfig;
 use ws_benches::{ascii_payload, open_connection, server_frames, XorShift};
 use ws_proto::{Event, Instant, Message, Session, SessionEvent};
+use ws_transport_std::ClientConfig;
 
 /// Counts every allocation (`stats_alloc`'s wrapper around `System`).
 #[global_allocator]

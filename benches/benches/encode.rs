@@ -94,9 +94,9 @@ fn main() {
             fastwebsockets::Role::Client,
         );
         g.row("fastwebsockets", move || {
-            let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(
-                black_box(text.as_bytes()),
-            ));
+            let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(black_box(
+                text.as_bytes(),
+            )));
             common::block_on(fws.write_frame(frame)).unwrap();
         });
 

@@ -82,7 +82,8 @@ impl<'a> Group<'a> {
     pub fn run(mut self, s: &Settings) {
         if let Some(f) = &s.filter {
             let name = self.name.clone();
-            self.rows.retain(|(r, _)| format!("{name}/{r}").contains(f.as_str()));
+            self.rows
+                .retain(|(r, _)| format!("{name}/{r}").contains(f.as_str()));
         }
         if self.rows.is_empty() {
             return;
