@@ -387,14 +387,18 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         // Small whole messages skip the general decoder, and its call (the
         // register saves of a large function were a quarter of the cost).
         match self.recv_small(now, input) {
-            Some(r) => Ok(r),
+            Some((n, event)) => Ok(Received::found(n, event)),
             None => self.recv_general(now, input),
         }
     }
 
     /// [`recv`](Self::recv) for everything but the small common case.
     #[inline(never)]
-    fn recv_general<'i>(&mut self, now: Instant, input: &'i [u8]) -> Result<Received<'i>, Error> {
+    pub(crate) fn recv_general<'i>(
+        &mut self,
+        now: Instant,
+        input: &'i [u8],
+    ) -> Result<Received<'i>, Error> {
         self.handle_timeout(now)?;
         match self.phase {
             Phase::Handshake { .. } => {
@@ -415,7 +419,11 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     /// valid. `None` hands everything else, failures included, to the
     /// general path, which decides the same way for these frames.
     #[inline(always)]
-    fn recv_small<'i>(&mut self, now: Instant, input: &'i [u8]) -> Option<Received<'i>> {
+    pub(crate) fn recv_small<'i>(
+        &mut self,
+        now: Instant,
+        input: &'i [u8],
+    ) -> Option<(usize, Event<'i>)> {
         if !matches!(self.phase, Phase::Open)
             || self.frame.is_some()
             || self.message.is_some()
@@ -433,7 +441,13 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             0x82 => Event::Binary(payload),
             _ => return None,
         };
-        Some(Received::found(2 + payload.len(), event))
+        Some((2 + payload.len(), event))
+    }
+
+    /// Open and between messages: the next data frame starts a message
+    /// (what the session checks before it holds back an incomplete frame).
+    pub(crate) fn between_messages(&self) -> bool {
+        matches!(self.phase, Phase::Open) && self.frame.is_none() && self.message.is_none()
     }
 
     /// Checks the timers against `now`.

@@ -30,6 +30,7 @@ use crate::buffer::Buffer;
 use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
 use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
 use crate::error::{Error, HandshakeError};
+use crate::frame::{FrameHeader, OpCode};
 use crate::random::Random;
 use crate::time::Instant;
 
@@ -177,6 +178,11 @@ pub struct Session<R, TX, RX, A> {
     filled: bool,
     /// The size of the last read (what to keep when the buffer shrinks).
     last_read: usize,
+    /// Payload bytes of the held-back text frame already checked as UTF-8
+    /// (or `NO_HOLD`).
+    checked: usize,
+    /// The size of the frame held back, for which `read_buf` makes room.
+    want: usize,
     /// The terminal event was delivered.
     ended: bool,
 }
@@ -237,6 +243,8 @@ where
             fresh: false,
             filled: false,
             last_read: 0,
+            checked: 0,
+            want: 0,
             ended: false,
         })
     }
@@ -273,6 +281,11 @@ where
         if self.ended || self.link_end.is_some() || self.conn.state() == State::Closed {
             return &mut [];
         }
+        let want = core::mem::take(&mut self.want);
+        if want > 0 && !make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
+            // No memory to hold the frame whole: it comes in pieces.
+            self.checked = NO_HOLD;
+        }
         let cap = self.rx.as_ref().len();
         let pending = self.end - self.start;
         // Move the pending bytes only when that frees at least half the buffer
@@ -286,8 +299,12 @@ where
             self.start = 0;
         }
         if core::mem::take(&mut self.filled) && self.end == self.rx.as_ref().len() {
-            // The socket had more than fitted: growable storage doubles.
-            self.rx.grow(cap.saturating_mul(2));
+            // The socket had more than fitted: growable storage doubles, up
+            // to its soft limit (past it, only to hold one whole frame).
+            let soft = self.rx.soft_limit();
+            if cap < soft {
+                self.rx.grow(cap.saturating_mul(2).min(soft));
+            }
         }
         let end = self.end;
         &mut self.rx.as_mut()[end..]
@@ -345,12 +362,23 @@ where
             assembler,
             streaming,
             link_end,
+            checked,
+            want,
             ended,
             ..
         } = self;
-        let rx_limit = (*rx).limit();
-        let rx: &[u8] = (*rx).as_ref();
-        let (pos, stop) = decode(conn, &rx[..*end], *start, assembler, *streaming, now);
+        // Reads fill the buffer up to this; past it, it only grows to hold a frame.
+        let rx_fill_limit = (*rx).soft_limit();
+        let hold = Hold {
+            limit: if *streaming { 0 } else { (*rx).limit() },
+            checked,
+        };
+        let rxb: &[u8] = (*rx).as_ref();
+        let (pos, stop) = decode(conn, &rxb[..*end], *start, assembler, hold, now);
+        if let Stop::Hold(total) = stop {
+            // `read_buf` makes the room, before the next read.
+            *want = total;
+        }
         match stop {
             Stop::Event(event) => {
                 *deferred = pos - *start;
@@ -367,10 +395,10 @@ where
                 let _ = conn.close(now, MESSAGE_TOO_BIG, "");
                 None
             }
-            Stop::Waiting => {
+            Stop::Waiting | Stop::Hold(_) => {
                 *start = pos;
                 // Full and unable to grow.
-                let full = *start == 0 && *end == rx.len() && rx.len() >= rx_limit;
+                let full = *start == 0 && *end == rxb.len() && rxb.len() >= rx_fill_limit;
                 let end = match (conn.state(), *link_end) {
                     // The response header does not fit the receive buffer.
                     (State::Connecting, _) if full => {
@@ -421,6 +449,11 @@ where
     /// How the link ended, if the transport reported it.
     pub fn link_end(&self) -> Option<LinkEnd> {
         self.link_end
+    }
+
+    #[cfg(test)]
+    fn assembler_allocated(&self) -> usize {
+        self.assembler.allocated()
     }
 
     fn end_with(&mut self, d: Disconnect<'static>) -> Option<SessionEvent<'static>> {
@@ -491,16 +524,92 @@ enum Stop<'a> {
     /// No event in the bytes there are (more input, or room to transmit, is
     /// needed).
     Waiting,
+    /// A single-frame message of this many bytes (header included) is
+    /// incomplete at the front of the unread bytes and the buffer can take
+    /// it whole: wait for the rest instead of decoding its start.
+    Hold(usize),
+}
+
+/// `Session::checked` when the frame at the front must not be held (the
+/// buffer could not grow for it).
+const NO_HOLD: usize = usize::MAX;
+
+/// What `decode` needs to decide whether to hold a frame back.
+struct Hold<'a> {
+    /// The most the receive buffer can hold (0: never hold, streaming).
+    limit: usize,
+    /// Payload bytes of the held text frame already checked as UTF-8, or
+    /// [`NO_HOLD`].
+    checked: &'a mut usize,
+}
+
+impl Hold<'_> {
+    /// Whether to wait for the rest of the incomplete frame at the front of
+    /// `pending` (the connection is between messages): when it is a whole
+    /// single-frame message that the receive buffer can take (growing up to
+    /// its limit, unread bytes moved to its front), it then comes borrowed
+    /// from the buffer, copied once from the socket, instead of in pieces
+    /// that the assembler copies a second time.
+    ///
+    /// Text is checked as it arrives: invalid UTF-8 is not held, so the
+    /// connection still fails on it before the rest of the frame comes.
+    fn frame(&mut self, pending: &[u8], max_message: u64) -> Option<usize> {
+        let total = self.check(pending, max_message);
+        if total.is_none() {
+            *self.checked = 0;
+        }
+        total
+    }
+
+    fn check(&mut self, pending: &[u8], max_message: u64) -> Option<usize> {
+        if *self.checked == NO_HOLD {
+            return None;
+        }
+        let (h, hlen) = FrameHeader::parse(pending).ok()??;
+        let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        if !data || !h.fin || h.rsv != 0 || h.mask.is_some() || h.payload_len > max_message {
+            return None;
+        }
+        let total = usize::try_from(h.payload_len).ok()?.checked_add(hlen)?;
+        if total <= pending.len() || total > self.limit {
+            return None;
+        }
+        if h.opcode == OpCode::Text {
+            let body = pending.get(hlen + *self.checked..)?;
+            match core::str::from_utf8(body) {
+                Ok(_) => *self.checked += body.len(),
+                Err(e) if e.error_len().is_none() => *self.checked += e.valid_up_to(),
+                Err(_) => return None,
+            }
+        }
+        Some(total)
+    }
+}
+
+/// Makes `rx` hold `total` bytes from `start` on: grows it if needed and
+/// moves the unread bytes to its front if they would not fit. False when
+/// it cannot grow that far.
+fn make_room<RX: Buffer>(rx: &mut RX, start: &mut usize, end: &mut usize, total: usize) -> bool {
+    if rx.as_ref().len() < total && rx.grow(total) < total {
+        return false;
+    }
+    if *start + total > rx.as_ref().len() {
+        rx.as_mut().copy_within(*start..*end, 0);
+        *end -= *start;
+        *start = 0;
+    }
+    true
 }
 
 /// Runs the connection over `rx[start..]` until an event, joining fragments
-/// in `assembler` unless `streaming`. Returns the offset it got to.
+/// in `assembler` unless streaming (`hold.limit == 0`), or until a frame to
+/// hold back. Returns the offset it got to.
 fn decode<'a, R, TX, A>(
     conn: &mut Connection<R, TX>,
     rx: &'a [u8],
     mut start: usize,
     assembler: &'a mut Assembler<A>,
-    streaming: bool,
+    mut hold: Hold<'_>,
     now: Instant,
 ) -> (usize, Stop<'a>)
 where
@@ -508,7 +617,20 @@ where
     TX: Buffer,
     A: Buffer,
 {
+    let streaming = hold.limit == 0;
+    // A small whole message first, straight through.
+    if let Some((n, event)) = conn.recv_small(now, &rx[start..]) {
+        if !streaming {
+            assembler.note_whole(n - 2);
+        }
+        return (start + n, Stop::Event(direct(event)));
+    }
     loop {
+        if hold.limit > 0 && conn.between_messages() {
+            if let Some(total) = hold.frame(&rx[start..], conn.max_message_size()) {
+                return (start, Stop::Hold(total));
+            }
+        }
         let r = match conn.recv(now, &rx[start..]) {
             Ok(r) => r,
             Err(e) => {
@@ -681,6 +803,83 @@ mod tests {
             assert_eq!(run(&mut s, &all, piece), expected, "piece {piece}");
             assert!(s.is_finished());
         }
+    }
+
+    /// A session over growable storage: receive buffer of 128 bytes that
+    /// reads grow to 256 and frames to 4096, assembler from 0 to 4096.
+    fn growable_session() -> (
+        Session<Xorshift, Vec<u8>, crate::GrowableBuffer, crate::GrowableBuffer>,
+        Vec<u8>,
+    ) {
+        let (s, resp) = session(4096, 4096);
+        let rx = crate::GrowableBuffer::new(128, 256, 4096);
+        let asm = crate::GrowableBuffer::new(0, 0, 4096);
+        (Session::new(s.conn, rx, asm).unwrap(), resp)
+    }
+
+    /// Feeds `stream` in `piece`-byte reads; returns the events, whether
+    /// the assembler ever held memory, and the most bytes fed before the
+    /// first event after `Connected`.
+    fn feed_growable(stream: &[u8], piece: usize) -> (Vec<String>, bool, usize) {
+        let (mut s, mut all) = growable_session();
+        let skip = all.len();
+        all.extend_from_slice(stream);
+        let (mut out, mut asm_used, mut first) = (Vec::new(), false, 0);
+        let mut at = 0;
+        while at < all.len() && !s.has_ended() {
+            let buf = s.read_buf();
+            let n = buf.len().min(piece).min(all.len() - at);
+            buf[..n].copy_from_slice(&all[at..at + n]);
+            s.commit_read(n);
+            at += n;
+            while let Some(ev) = s.poll_event(Instant::ZERO) {
+                if out.len() == 1 && first == 0 {
+                    first = at - skip;
+                }
+                out.push(std::format!("{ev:?}"));
+            }
+            asm_used |= s.assembler.capacity() > 0 && s.assembler_allocated() > 0;
+        }
+        (out, asm_used, first)
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_buffer_is_held_whole_not_assembled() {
+        let mut stream = b"\x82\x7e\x03\xe8".to_vec();
+        stream.extend_from_slice(&[7u8; 1000]);
+        stream.extend_from_slice(b"\x81\x7e\x03\xe8");
+        stream.extend(core::iter::repeat_n(b'a', 998));
+        stream.extend_from_slice("é".as_bytes());
+        for piece in [1, 7, 100, 5000] {
+            let (events, asm_used, _) = feed_growable(&stream, piece);
+            assert_eq!(events.len(), 3, "piece {piece}: {events:?}");
+            assert!(
+                events[1].starts_with("Message(Binary([7, 7"),
+                "{}",
+                events[1]
+            );
+            assert!(events[2].starts_with("Message(Text(\"aaa"), "{}", events[2]);
+            assert!(events[2].ends_with("é\"))"), "{}", events[2]);
+            assert!(
+                !asm_used,
+                "piece {piece}: the assembler copied a whole frame"
+            );
+        }
+    }
+
+    #[test]
+    fn held_text_still_fails_on_the_first_bad_byte() {
+        // A 1000-byte text frame whose 11th payload byte is not UTF-8.
+        let mut stream = b"\x81\x7e\x03\xe8".to_vec();
+        stream.extend_from_slice(&[b'a'; 10]);
+        stream.push(0xff);
+        stream.extend_from_slice(&[b'a'; 989]);
+        let (events, _, first) = feed_growable(&stream, 7);
+        assert!(events[1].contains("InvalidUtf8"), "{events:?}");
+        assert!(
+            first < 100,
+            "failed after {first} bytes, not at the bad byte"
+        );
     }
 
     #[test]
