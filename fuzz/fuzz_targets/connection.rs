@@ -282,7 +282,7 @@ impl Harness {
             let result = self.conn.recv(self.now, input);
             if before == State::Closed {
                 let r = result.expect("recv after close");
-                assert_eq!((r.consumed, r.event), (len, None));
+                assert_eq!((r.consumed, r.event()), (len, None));
             }
             match result {
                 Err(e) => {
@@ -299,7 +299,7 @@ impl Harness {
                 Ok(r) => {
                     assert!(r.consumed <= len);
                     pos += r.consumed;
-                    let Some(event) = r.event else {
+                    let Some(event) = r.event() else {
                         break;
                     };
                     let mut owed = None;

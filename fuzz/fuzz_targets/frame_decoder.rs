@@ -92,7 +92,7 @@ impl Run {
             };
             assert!(r.consumed <= input.len() - pos, "consumed past the input");
             pos += r.consumed;
-            let Some(event) = r.event else {
+            let Some(event) = r.event() else {
                 break;
             };
             if r.consumed == 0 {
@@ -233,7 +233,8 @@ fn session_run(
             }
         }
     }
-    recs.push(Rec::Eof(match s.handle_eof() {
+    s.handle_eof();
+    recs.push(Rec::Eof(match s.poll_event(Instant::ZERO) {
         None => Ok(()),
         Some(SessionEvent::Closed(Disconnect::Error(e))) => Err(e),
         Some(other) => panic!("unexpected end at EOF {other:?}"),

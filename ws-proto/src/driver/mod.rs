@@ -378,16 +378,7 @@ where
     /// Execute it and report its result before asking again.
     pub fn poll_action(&mut self, now: Instant) -> Option<Action<'_>> {
         let _ = now;
-        let slots = self.slots.as_mut();
-        let n = slots.len().min(1 << 16);
-        let start = self.action_cursor % n.max(1);
-        let (head, tail) = slots[..n].split_at_mut(start);
-        let rotated = tail
-            .iter_mut()
-            .enumerate()
-            .map(|(k, s)| (start + k, s))
-            .chain(head.iter_mut().enumerate());
-        for (i, slot) in rotated {
+        for (i, slot) in in_turn(self.slots.as_mut(), self.action_cursor) {
             if slot.has_action() {
                 self.action_cursor = i + 1;
                 return slot.next_action(i);
@@ -401,16 +392,7 @@ where
     /// socket lingers as the TCP close policy says.
     pub fn poll_event(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
         let linger_ms = self.config.linger_ms;
-        let slots = self.slots.as_mut();
-        let n = slots.len().min(1 << 16);
-        let start = self.event_cursor % n.max(1);
-        let (head, tail) = slots[..n].split_at_mut(start);
-        let rotated = tail
-            .iter_mut()
-            .enumerate()
-            .map(|(k, s)| (start + k, s))
-            .chain(head.iter_mut().enumerate());
-        for (i, slot) in rotated {
+        for (i, slot) in in_turn(self.slots.as_mut(), self.event_cursor) {
             if !slot.is_live() {
                 continue;
             }
@@ -456,4 +438,17 @@ where
     pub fn has_action(&mut self) -> bool {
         self.slots_mut().iter_mut().any(Slot::has_action)
     }
+}
+
+/// The first 65,536 slots with their indices, starting at `cursor` and
+/// wrapping around (round robin).
+fn in_turn<T>(slots: &mut [T], cursor: usize) -> impl Iterator<Item = (usize, &mut T)> {
+    let n = slots.len().min(1 << 16);
+    let start = cursor % n.max(1);
+    let (head, tail) = slots[..n].split_at_mut(start);
+    let tail = tail
+        .iter_mut()
+        .enumerate()
+        .map(move |(k, s)| (start + k, s));
+    tail.chain(head.iter_mut().enumerate())
 }

@@ -306,9 +306,8 @@ where
             Link::Free => false,
             Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
             Link::Up => {
-                let unreported = self.write_failed.is_some() && session.link_end().is_none();
                 (writable && self.write_failed.is_none())
-                    || (self.ready.readable && (unreported || !session.read_buf().is_empty()))
+                    || (self.ready.readable && !session.read_buf().is_empty())
             }
             Link::Linger { policy, shut } => {
                 writable
@@ -364,14 +363,9 @@ where
         if !self.ready.readable {
             return None;
         }
-        if self.write_failed.is_some() && session.read_buf().is_empty() {
-            // No room to drain into: the events of what is buffered come
-            // first, then the write's failure.
-            if let Some(e) = self.write_failed {
-                session.handle_link_error(e);
-            }
-            return None;
-        }
+        // After a failed write, reads drain the socket until it says
+        // WouldBlock or its end; with no room, the buffered events go out
+        // first (`poll_event` frees the room) and the drain goes on.
         let buf = session.read_buf();
         if buf.is_empty() {
             return None;

@@ -1,0 +1,108 @@
+//! Instructions retired per operation on the hot paths, read from `minstret`
+//! (exact under QEMU's `-icount`): (count after N operations - count before)
+//! / N, the loop's own few instructions included, like `scripts/icount.sh`
+//! on the host. The cases match that script's: `recv_text_16`,
+//! `send_text_16`, `encode_masked_16`, and masking per byte at 1 KiB.
+
+use core::hint::black_box;
+
+use ws_proto::frame::{encode_masked, OpCode};
+use ws_proto::{Config, Event, Instant};
+
+use crate::peer::{ensure, open, Check, ScriptRng};
+use crate::rt::instret;
+
+/// Operations per measurement.
+const N: u32 = 1000;
+/// The 16-byte text of the frames.
+const TEXT: &str = "0123456789abcdef";
+
+/// `minstret` counts retired instructions exactly: two reads around ten
+/// `nop`s differ by 11 (the first read and the ten).
+fn calibrated() -> Check {
+    let a = instret();
+    crate::rt::ten_nops();
+    let b = instret();
+    ensure(
+        b.wrapping_sub(a) == 11,
+        "minstret is not exact: run under QEMU with -icount shift=0",
+    )
+}
+
+/// Measures `op` N times; instructions per operation.
+fn per_op(mut op: impl FnMut() -> bool) -> Result<u32, &'static str> {
+    ensure(op(), "the operation failed (warm-up)")?;
+    let start = instret();
+    let mut ok = true;
+    for _ in 0..N {
+        ok &= op();
+    }
+    let spent = instret().wrapping_sub(start);
+    ensure(ok, "the operation failed")?;
+    Ok(spent / N)
+}
+
+/// Prints the instructions per 16-byte text frame decoded and encoded.
+pub(crate) fn frames() -> Check {
+    calibrated()?;
+    let mut frame = [0u8; 18];
+    frame[..2].copy_from_slice(&[0x81, 16]);
+    frame[2..].copy_from_slice(TEXT.as_bytes());
+
+    let mut conn = open::<4096>(ScriptRng::new(&[]), Config::default())?;
+    let decode = per_op(|| match conn.recv(Instant::ZERO, black_box(&frame)) {
+        Ok(r) => matches!(black_box(r.event()), Some(Event::Text(t)) if t.len() == 16),
+        Err(_) => false,
+    })?;
+
+    let send = per_op(|| {
+        let ok = conn.send_text(black_box(TEXT)).is_ok();
+        let n = black_box(conn.transmit()).len();
+        conn.advance_transmit(n);
+        ok && n == 22
+    })?;
+
+    let mut out = [0u8; 1024 + 14];
+    let mut key = 0x2545_f491u32;
+    let mut next_key = || {
+        key ^= key << 13;
+        key ^= key >> 17;
+        key ^= key << 5;
+        key.to_ne_bytes()
+    };
+    let encode = per_op(|| {
+        let n = encode_masked(
+            &mut out,
+            OpCode::Text,
+            true,
+            black_box(TEXT.as_bytes()),
+            next_key(),
+        );
+        black_box(&out);
+        n == Some(22)
+    })?;
+
+    let payload = [0x5au8; 1024];
+    let encode_1k = per_op(|| {
+        let n = encode_masked(
+            &mut out,
+            OpCode::Binary,
+            true,
+            black_box(&payload),
+            next_key(),
+        );
+        black_box(&out);
+        n == Some(1024 + 8)
+    })?;
+
+    crate::println!(
+        "     per 16 B text frame: decode (Connection::recv) {decode}, \
+         encode (send_text + transmit) {send}, frame::encode_masked {encode} instructions"
+    );
+    crate::println!(
+        "     per 1 KiB binary frame: frame::encode_masked {encode_1k} instructions ({}.{:02} per byte)",
+        encode_1k / 1024,
+        (encode_1k % 1024) * 100 / 1024
+    );
+    Ok(())
+}
