@@ -850,7 +850,9 @@ mod tests {
         stream.extend_from_slice(b"\x81\x7e\x03\xe8");
         stream.extend(core::iter::repeat_n(b'a', 998));
         stream.extend_from_slice("é".as_bytes());
-        for piece in [1, 7, 100, 5000] {
+        // Under Miri, which interprets every byte, fewer read sizes.
+        let pieces: &[usize] = if cfg!(miri) { &[100] } else { &[1, 7, 100, 5000] };
+        for &piece in pieces {
             let (events, asm_used, _) = feed_growable(&stream, piece);
             assert_eq!(events.len(), 3, "piece {piece}: {events:?}");
             assert!(

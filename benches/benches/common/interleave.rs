@@ -93,6 +93,12 @@ impl<'a> Group<'a> {
         let target = s.time.as_secs_f64() / 200.0 / self.rows.len() as f64;
         let mut batch = Vec::new();
         for (_, f) in &mut self.rows {
+            // Warm-up first (caches, buffers grown to their working size),
+            // so that a cold first call does not set the batch size.
+            let warm = Instant::now();
+            while warm.elapsed().as_secs_f64() < target {
+                f(1);
+            }
             let mut n = 1u64;
             loop {
                 let t = Instant::now();
