@@ -2,7 +2,7 @@
 //!
 //! Ours:
 //! - `ws_proto_client`: what the std `Client` runs per message: its mask-key
-//!   source (`MaskRandom`, ChaCha12 seeded from getrandom) and its default
+//!   source (`MaskRandom`, ChaCha8 seeded from getrandom) and its default
 //!   growable outbound queue; `send_text` + `transmit`/`advance_transmit`;
 //! - `ws_proto_send_text`: the same path with a test xorshift source and a
 //!   fixed queue (the protocol alone, without the CSPRNG);

@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Instructions per operation = (Ir(N) - Ir(0)) / N; `scripts/icount.sh`
-//! does the subtraction. CASE is one of the names `icount list` prints.
+//! does the subtraction. CASE is one of the names `icount list` prints
+//! (`session_bin_64k` also runs, but is left out of the list: valgrind counts
+//! each byte of glibc's `rep movsb` copy as an instruction, so large copies
+//! are measured by time instead).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -58,12 +61,11 @@ fn ews() -> embedded_websocket::WebSocketClient<Rng06> {
     ews
 }
 
-const CASES: [&str; 13] = [
+const CASES: [&str; 12] = [
     "client_send_text_16",
     "ews_send_text_16",
     "session_text_16",
     "ews_recv_text_16",
-    "session_bin_64k",
     "send_text_16",
     "encode_masked_16",
     "encode_masked_64k",

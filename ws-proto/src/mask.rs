@@ -85,6 +85,14 @@ pub(crate) fn copy_masked_short(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
         return;
     }
     let word = word_at(key, 0);
+    if n <= 16 {
+        // Two words, the second ending at the last byte (overlapping the
+        // first with the same values when n < 16): no loop.
+        xor_word(dst, src, word);
+        let at = n - 8;
+        xor_word(&mut dst[at..], &src[at..], word_at(key, at));
+        return;
+    }
     let mut at = 0;
     while at + 8 <= n {
         xor_word(&mut dst[at..], &src[at..], word);

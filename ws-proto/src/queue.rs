@@ -201,7 +201,11 @@ impl<S: Buffer> TxQueue<S> {
         payload: &[u8],
         key: [u8; 4],
     ) -> Result<(), SendError> {
-        let len = header_len(payload.len() as u64, true).saturating_add(payload.len());
+        let len = if payload.len() < 126 {
+            6 + payload.len()
+        } else {
+            header_len(payload.len() as u64, true).saturating_add(payload.len())
+        };
         self.make_room(len, class.reserve())?;
         let tail = self.tail;
         let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)

@@ -851,7 +851,11 @@ mod tests {
         stream.extend(core::iter::repeat_n(b'a', 998));
         stream.extend_from_slice("é".as_bytes());
         // Under Miri, which interprets every byte, fewer read sizes.
-        let pieces: &[usize] = if cfg!(miri) { &[100] } else { &[1, 7, 100, 5000] };
+        let pieces: &[usize] = if cfg!(miri) {
+            &[100]
+        } else {
+            &[1, 7, 100, 5000]
+        };
         for &piece in pieces {
             let (events, asm_used, _) = feed_growable(&stream, piece);
             assert_eq!(events.len(), 3, "piece {piece}: {events:?}");

@@ -3,7 +3,7 @@
 //! RFC 6455 section 5.3 requires every mask key to be unpredictable, not a
 //! system call each. [`MaskRandom`] (what the client uses) is a ChaCha8
 //! CSPRNG seeded from the operating system (`getrandom`) on first use and
-//! reseeded every [`RESEED_BYTES`]; it holds about 400 bytes per connection.
+//! reseeded every [`RESEED_BYTES`]; it holds about 330 bytes per connection.
 //! Eight rounds, not twelve: no attack reaches eight rounds of ChaCha (the
 //! best known ones stop at seven), and a mask key only has to be
 //! unpredictable to a script in the browser-attack model of RFC 6455
@@ -14,71 +14,81 @@
 
 use core::fmt;
 
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Core;
+use rand_core::block::BlockRngCore;
+use rand_core::SeedableRng;
 use ws_proto::{Random, RandomError};
 
 /// How many bytes a [`MaskRandom`] hands out before it reseeds from the OS.
 pub const RESEED_BYTES: u32 = 1 << 20;
 
-/// Mask keys a [`MaskRandom`] draws from its generator at once.
-const KEYS: usize = 16;
+/// Words of keystream one ChaCha8 block computation gives (64: 256 bytes).
+const BLOCK_WORDS: usize = 64;
+
+/// The keystream words of one block computation.
+type Block = <ChaCha8Core as BlockRngCore>::Results;
 
 /// A ChaCha8 stream seeded from `getrandom`, reseeded every
 /// [`RESEED_BYTES`]: unpredictable mask keys at a few nanoseconds each.
 ///
-/// Mask keys come from a small cache of [`KEYS`] keys (64 bytes), refilled
-/// from the generator out of line, so that handing out a key is a few
-/// instructions that inline into the frame encoder.
+/// It drives the ChaCha8 block function itself and hands out the words of
+/// the last block one by one (a mask key is one word), wiping each as it
+/// goes; the next block is computed out of line when they run out, so that
+/// handing out a key is a few instructions that inline into the frame
+/// encoder.
 pub struct MaskRandom {
-    rng: Option<ChaCha8Rng>,
+    core: Option<ChaCha8Core>,
     /// Bytes left before the next reseed.
     left: u32,
-    /// Keys not handed out yet are `keys[next..]`; used ones are wiped.
-    keys: [u32; KEYS],
+    /// Words not handed out yet are `words[next..]`; used ones are zero.
+    words: Block,
     next: usize,
 }
 
 impl MaskRandom {
     /// An unseeded source; the first [`Random::fill`] seeds it from the OS.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         MaskRandom {
-            rng: None,
+            core: None,
             left: 0,
-            keys: [0; KEYS],
-            next: KEYS,
+            words: Block::default(),
+            next: BLOCK_WORDS,
         }
     }
 
-    /// The generator, seeded (again) from the OS when it has no seed yet or
-    /// when fewer than `n` bytes are left before the reseed.
-    fn generator(&mut self, n: usize) -> Result<&mut ChaCha8Rng, RandomError> {
-        let n = u32::try_from(n).unwrap_or(u32::MAX);
-        if self.rng.is_none() || self.left < n {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|_| RandomError)?;
-            self.rng = Some(ChaCha8Rng::from_seed(seed));
-            seed.fill(0);
-            self.left = RESEED_BYTES;
-        }
-        self.left = self.left.saturating_sub(n);
-        self.rng.as_mut().ok_or(RandomError)
-    }
-
-    /// Refills the key cache and hands out its first key.
+    /// Computes the next block (seeding from the OS first, and again every
+    /// [`RESEED_BYTES`]) and hands out its first word.
     #[cold]
     #[inline(never)]
-    fn refill_keys(&mut self) -> Result<[u8; 4], RandomError> {
-        let mut keys = [0u32; KEYS];
-        let rng = self.generator(4 * KEYS)?;
-        for k in &mut keys {
-            *k = rng.next_u32();
-        }
-        self.keys = keys;
+    fn refill(&mut self) -> Result<u32, RandomError> {
+        let block = (4 * BLOCK_WORDS) as u32;
+        let core = match self.core.as_mut() {
+            Some(core) if self.left >= block => core,
+            _ => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|_| RandomError)?;
+                self.left = RESEED_BYTES;
+                let core = self.core.insert(ChaCha8Core::from_seed(seed));
+                seed.fill(0);
+                core
+            }
+        };
+        core.generate(&mut self.words);
+        self.left -= block;
         self.next = 1;
-        let key = self.keys[0];
-        self.keys[0] = 0;
-        Ok(key.to_le_bytes())
+        Ok(core::mem::take(&mut self.words.as_mut()[0]))
+    }
+
+    /// The next word of the keystream.
+    #[inline]
+    fn next_word(&mut self) -> Result<u32, RandomError> {
+        match self.words.as_mut().get_mut(self.next) {
+            Some(w) => {
+                self.next += 1;
+                Ok(core::mem::take(w))
+            }
+            None => self.refill(),
+        }
     }
 }
 
@@ -92,7 +102,7 @@ impl fmt::Debug for MaskRandom {
     /// Does not print the generator's state.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MaskRandom")
-            .field("seeded", &self.rng.is_some())
+            .field("seeded", &self.core.is_some())
             .finish()
     }
 }
@@ -100,19 +110,17 @@ impl fmt::Debug for MaskRandom {
 impl Random for MaskRandom {
     #[inline]
     fn fill(&mut self, out: &mut [u8]) -> Result<(), RandomError> {
-        // The hot path, one mask key per frame, from the cache (through
-        // `fill_bytes` a key cost about 100 instructions; see benches/README.md).
+        // The hot path, one mask key per frame: one word (through
+        // `ChaCha12Rng::fill_bytes` a key cost about 100 instructions; see
+        // benches/README.md).
         if let Ok(key) = <&mut [u8; 4]>::try_from(&mut *out) {
-            *key = match self.keys.get_mut(self.next) {
-                Some(k) => {
-                    self.next += 1;
-                    core::mem::take(k).to_le_bytes()
-                }
-                None => self.refill_keys()?,
-            };
+            *key = self.next_word()?.to_le_bytes();
             return Ok(());
         }
-        self.generator(out.len())?.fill_bytes(out);
+        for chunk in out.chunks_mut(4) {
+            let w = self.next_word()?.to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
         Ok(())
     }
 }
@@ -203,7 +211,8 @@ mod tests {
         assert_ne!(x, [0; 32]);
         let mut big = vec![0u8; RESEED_BYTES as usize + 10];
         a.fill(&mut big).unwrap();
-        assert!(a.left < RESEED_BYTES, "reseeded for the large draw");
+        assert!(a.left < RESEED_BYTES, "reseeded within the large draw");
+        assert!(big[RESEED_BYTES as usize - 64..].iter().any(|&b| b != 0));
         let mut last = [0u8; 4];
         for _ in 0..1000 {
             let mut k = [0u8; 4];

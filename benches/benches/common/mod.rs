@@ -20,7 +20,7 @@ use ws_proto::{Connection, GrowableBuffer, Session};
 use ws_transport_std::{ClientConfig, MaskRandom};
 
 /// A connection as the std `Client` makes it with `config`: its mask-key
-/// source (`MaskRandom`, ChaCha12 seeded from getrandom) and its growable
+/// source (`MaskRandom`, ChaCha8 seeded from getrandom) and its growable
 /// outbound queue, handshake done.
 pub fn client_connection(config: &ClientConfig) -> Connection<MaskRandom, GrowableBuffer> {
     let st = config.storage();
