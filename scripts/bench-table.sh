@@ -3,7 +3,8 @@
 # ws-proto's measurements, as a speed ratio to the physical anchor and to each peer
 # (peer time / our time: 2.00x = we take half the time; for the anchor, 1.00x = as fast as it).
 # Rows of a group are interleaved (benches/benches/common/interleave.rs): each round times
-# a batch of every row, so the load of other processes falls on all of them alike.
+# a short batch of every row, so the load of other processes falls on all of them alike;
+# each row's figure is the lower quartile of its batches (the median is listed too).
 #
 # usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
@@ -38,12 +39,13 @@ fi
 python3 - "$OUT" <<'PY'
 import glob, os, sys
 out = sys.argv[1]
-res, tp = {}, {}
+res, tp, med = {}, {}, {}
 for path in glob.glob(os.path.join(out, "*.tsv")):
     with open(path) as f:
         for line in f:
-            g, row, ns, kind, amount = line.rstrip("\n").split("\t")
+            g, row, ns, kind, amount, median = line.rstrip("\n").split("\t")
             res[(g, row)] = float(ns)
+            med[(g, row)] = float(median)
             tp[g] = (kind, int(amount))
 
 def rate(g, row):
@@ -93,14 +95,14 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's median time / ours (>= 1.00x: we are at least as fast); '-' = not measured")
+print("ratios = other's time / ours (>= 1.00x: we are at least as fast), lower quartiles of interleaved batches; '-' = not measured")
 when = os.path.join(out, "when.txt")
 if os.path.exists(when):
     print("run: " + " / ".join(l.strip() for l in open(when)))
 
 print()
 for (g, row), t in sorted(res.items()):
-    print("  %-16s %-26s %12.1f ns  %s" % (g, row, t, rate(g, row)))
+    print("  %-16s %-26s %12.1f ns (median %12.1f)  %s" % (g, row, t, med[(g, row)], rate(g, row)))
 
 for name, title in [("alloc.txt", "heap allocations per message in steady state (counting global allocator):"),
                     ("memory.txt", "heap bytes held per connection (counting global allocator, server in a child process):")]:

@@ -164,8 +164,6 @@ pub struct Session<R, TX, RX, A> {
     /// Unconsumed received bytes are `rx[start..end]`.
     start: usize,
     end: usize,
-    /// Bytes the last returned event borrowed, consumed on the next call.
-    deferred: usize,
     assembler: Assembler<A>,
     streaming: bool,
     /// How the link ended; reported once the bytes before it gave their events.
@@ -235,7 +233,6 @@ where
             rx,
             start: 0,
             end: 0,
-            deferred: 0,
             assembler: Assembler::new(assembler),
             streaming,
             link_end: None,
@@ -260,8 +257,6 @@ where
     }
 
     fn settle(&mut self) {
-        self.start += self.deferred;
-        self.deferred = 0;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -358,7 +353,6 @@ where
             rx,
             start,
             end,
-            deferred,
             assembler,
             streaming,
             link_end,
@@ -381,7 +375,10 @@ where
         }
         match stop {
             Stop::Event(event) => {
-                *deferred = pos - *start;
+                // Consumed now: the event's borrow of the buffer keeps it
+                // from moving until the next call (a deferred count here was
+                // a store-to-load round trip on every message's path).
+                *start = pos;
                 *ended = matches!(event, SessionEvent::Closed(_));
                 Some(event)
             }

@@ -1,13 +1,16 @@
 //! A small benchmark harness that interleaves rows: every round times a
 //! batch of each row in turn (ours, the peers, the anchors), so that drift
 //! and the load of other processes on a shared machine fall on every row
-//! alike. A row's figure is the median over its batches of the time per
-//! iteration.
+//! alike. A row's figure is the lower quartile over its batches of the time
+//! per iteration: on a machine shared with other work, a batch can only be
+//! slowed down (preempted, caches flushed), never sped up, so the lower
+//! quartile is the undisturbed time with less scatter than the median; the
+//! median is written too.
 //!
 //! Results go to `$WS_BENCH_OUT` (default `target/ws-bench` of the
-//! workspace), one `GROUP.tsv` per group: `group`, `row`, median ns per
-//! iteration, throughput kind (`bytes`/`elements`) and amount per iteration.
-//! `scripts/bench-table.sh` reads them.
+//! workspace), one `GROUP.tsv` per group: `group`, `row`, lower-quartile ns
+//! per iteration, throughput kind (`bytes`/`elements`), amount per
+//! iteration, median ns per iteration. `scripts/bench-table.sh` reads them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -88,9 +91,10 @@ impl<'a> Group<'a> {
         if self.rows.is_empty() {
             return;
         }
-        // Calibration (also the warm-up): iterations per batch so that a
-        // batch takes about 1/200 of the group's time split over its rows.
-        let target = s.time.as_secs_f64() / 200.0 / self.rows.len() as f64;
+        // Calibration: iterations per batch so that a batch takes about
+        // 1/1000 of the group's time split over its rows (short batches:
+        // fewer of them are hit by a preemption).
+        let target = s.time.as_secs_f64() / 1000.0 / self.rows.len() as f64;
         let mut batch = Vec::new();
         for (_, f) in &mut self.rows {
             // Warm-up first (caches, buffers grown to their working size),
@@ -114,7 +118,7 @@ impl<'a> Group<'a> {
         let mut samples: Vec<Vec<f64>> = vec![Vec::new(); self.rows.len()];
         let end = Instant::now() + s.time;
         let mut round = 0usize;
-        while Instant::now() < end || round < 5 {
+        while Instant::now() < end || round < 20 {
             // Rotate the order so that no row always follows the same one.
             let k = self.rows.len();
             for j in 0..k {
@@ -129,18 +133,24 @@ impl<'a> Group<'a> {
         for ((row, _), mut v) in self.rows.iter().zip(samples) {
             v.sort_by(f64::total_cmp);
             let median = v[v.len() / 2];
+            let low = v[v.len() / 4];
             let (kind, amount) = match self.throughput {
                 Throughput::Bytes(n) => ("bytes", n),
                 Throughput::Elements(n) => ("elements", n),
             };
             println!(
-                "{:<16} {:<28} {:>12.1} ns/iter ({} rounds)",
+                "{:<16} {:<28} {:>12.1} ns/iter (median {:.1}, {} rounds)",
                 self.name,
                 row,
+                low,
                 median,
                 v.len()
             );
-            let _ = writeln!(out, "{}\t{row}\t{median}\t{kind}\t{amount}", self.name);
+            let _ = writeln!(
+                out,
+                "{}\t{row}\t{low}\t{kind}\t{amount}\t{median}",
+                self.name
+            );
         }
         let dir = out_dir();
         let _ = std::fs::create_dir_all(&dir);
