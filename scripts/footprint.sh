@@ -45,7 +45,7 @@ echo "RAM of one connection with 1 KiB RX / TX / MSG buffers (core::mem::size_of
 printf '  slot            %5d bytes = %d bytes of state + %d bytes of buffers\n' "$slot" $((slot - buffers)) "$buffers"
 printf '    ws_proto::Session     %5d = %d state + %d buffers (RX, TX, MSG)\n' "$session" $((session - buffers)) "$buffers"
 printf '    ws_proto::Connection  %5d = %d state + 1024 buffer (TX)\n' "$conn" $((conn - 1024))
-printf '    transport (socket %d bytes, link, deadline, generation) %d\n' "$sock" $((slot - session))
+printf '    driver slot (link, address, deadline, readiness, generation) + socket (%d bytes) %d\n' "$sock" $((slot - session))
 printf '  client, 2 slots %5d bytes\n' "$client"
 echo "  goal: state <= 64 bytes + buffers: $(( slot - buffers - 64 )) bytes over (negative = under)"
 

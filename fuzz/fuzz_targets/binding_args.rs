@@ -12,6 +12,14 @@
 //! slots in use never pass the configured maximum; emitted events carry the
 //! fields of their bound layout and a handle the module issued.
 //!
+//! The extensions too: `sendBinary` (the length, or -1), `closeWith`
+//! (-1 with nothing sent for a code a client may not send or a reason over
+//! 123 bytes, else the handle is closed), `openWith` with arbitrary headers
+//! and subprotocols (-1 unless every entry is valid and within the bounds;
+//! bounded copies only), `setKeepalive` (-1 outside 0..=86400 s), the
+//! bytes / code-reason / protocol layouts, and `last_error` after those
+//! calls (`None` exactly when the call succeeded).
+//!
 //! `WS_FUZZ_DEBUG=1` prints each run's handle and event counts.
 #![no_main]
 
@@ -24,7 +32,11 @@ use ws_proto::{CloseFrame, Instant, Message, SendError, State, Url};
 use ws_vm_binding::host::{EventType, Host, Value};
 use ws_vm_binding::module::{ModuleConfig, WsModule};
 use ws_vm_binding::transport::{CommandFailure, OpenFailure, Transport};
-use ws_vm_binding::{CONN_MESSAGE_SIGNATURE, CONN_SIGNATURE, MESSAGE_SIGNATURE};
+use ws_vm_binding::{
+    ErrorCode, OpenOptions, BYTES_SIGNATURE, CONN_BYTES_SIGNATURE, CONN_CODE_REASON_SIGNATURE,
+    CONN_MESSAGE_SIGNATURE, CONN_PROTOCOL_SIGNATURE, CONN_SIGNATURE, MAX_CLOSE_REASON, MAX_HEADERS,
+    MAX_KEEPALIVE_S, MAX_OPTIONS_BYTES, MAX_PROTOCOLS, MESSAGE_SIGNATURE,
+};
 
 const URLS: [&str; 4] = [
     "ws://example.com/chat",
@@ -46,6 +58,27 @@ enum Op {
     Send {
         h: Handle,
         message: String,
+    },
+    SendBinary {
+        h: Handle,
+        data: Vec<u8>,
+    },
+    CloseWith {
+        h: Handle,
+        code: i32,
+        reason: String,
+    },
+    OpenWith {
+        url: u8,
+        headers: Vec<(String, String)>,
+        protocols: Vec<String>,
+        /// Repeat the first header this many times (the 10,000-header case).
+        repeat: u16,
+    },
+    SetKeepalive {
+        h: Handle,
+        interval_s: i32,
+        timeout_s: i32,
     },
     On {
         h: Handle,
@@ -81,6 +114,10 @@ enum Op {
         conn: u8,
         text: String,
     },
+    ServerBinary {
+        conn: u8,
+        data: Vec<u8>,
+    },
     ServerDrop {
         conn: u8,
     },
@@ -98,6 +135,7 @@ enum Handle {
 enum Pending {
     Connected,
     Text(String),
+    Binary(Vec<u8>),
     Closed(Disconnect<'static>),
 }
 
@@ -111,6 +149,9 @@ struct Fake {
     backpressure: bool,
     /// The message handed out by the last `poll`.
     text: String,
+    data: Vec<u8>,
+    /// The close frames sent: (id, code).
+    closes: Vec<(u32, u16)>,
 }
 
 impl Fake {
@@ -139,9 +180,11 @@ impl Transport for Fake {
     fn open_with(
         &mut self,
         url: &str,
-        _options: &ws_proto::HandshakeOptions<'_>,
+        options: &ws_proto::HandshakeOptions<'_>,
         _now: Instant,
     ) -> Result<u32, OpenFailure> {
+        assert!(options.headers.len() <= MAX_HEADERS);
+        assert!(options.protocols.len() <= MAX_PROTOCOLS);
         Url::parse(url).map_err(OpenFailure::Url)?;
         if self.conns.len() >= 16 {
             return Err(OpenFailure::TooManyConnections);
@@ -170,6 +213,7 @@ impl Transport for Fake {
         code: u16,
         _reason: &str,
     ) -> Result<(), CommandFailure> {
+        self.closes.push((id, code));
         let state = self.get(id)?;
         match *state {
             State::Connecting => {
@@ -219,6 +263,10 @@ impl Transport for Fake {
                     self.text = t;
                     (id, SessionEvent::Message(Message::Text(&self.text)))
                 }
+                Pending::Binary(d) => {
+                    self.data = d;
+                    (id, SessionEvent::Message(Message::Binary(&self.data)))
+                }
                 Pending::Closed(d) => {
                     self.conns.remove(pos);
                     (id, SessionEvent::Closed(d))
@@ -235,15 +283,55 @@ struct FakeHost {
 }
 
 /// Event types: 1 `{conn: i32}`, 2 `{message: string}`,
-/// 3 `{conn: i32, message: string}`, 4 some other layout, else undeclared.
+/// 3 `{conn: i32, message: string}`, 4 some other layout, 5 `{message:
+/// bytes}`, 6 `{conn: i32, message: bytes}`, 7 `{conn: i32, code: i32,
+/// reason: string}`, 8 `{conn: i32, protocol: string}`, else undeclared.
 fn hash_of(event_type: EventType) -> Option<u32> {
     match event_type {
         1 => Some(CONN_SIGNATURE),
         2 => Some(MESSAGE_SIGNATURE),
         3 => Some(CONN_MESSAGE_SIGNATURE),
         4 => Some(0x1234_5678),
+        5 => Some(BYTES_SIGNATURE),
+        6 => Some(CONN_BYTES_SIGNATURE),
+        7 => Some(CONN_CODE_REASON_SIGNATURE),
+        8 => Some(CONN_PROTOCOL_SIGNATURE),
         _ => None,
     }
+}
+
+/// Whether `openWith` must take these options (the module's rules).
+fn options_valid(headers: &[(&str, &str)], protocols: &[&str]) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let reserved = [
+        "host",
+        "upgrade",
+        "connection",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+        "content-length",
+        "transfer-encoding",
+    ];
+    let total: usize = headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len())
+        .sum::<usize>()
+        + protocols.iter().map(|p| p.len()).sum::<usize>();
+    headers.len() <= MAX_HEADERS
+        && protocols.len() <= MAX_PROTOCOLS
+        && total <= MAX_OPTIONS_BYTES
+        && headers.iter().all(|(n, v)| {
+            token(n)
+                && !reserved.iter().any(|r| r.eq_ignore_ascii_case(n))
+                && !v.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+        })
+        && protocols.iter().all(|p| token(p))
 }
 
 impl Host for FakeHost {
@@ -254,10 +342,17 @@ impl Host for FakeHost {
     fn emit(&mut self, event_type: EventType, fields: &[Value<'_>]) {
         self.emitted += 1;
         match (event_type, fields) {
-            (1, [Value::I32(h)]) | (3, [Value::I32(h), Value::Str(_)]) => {
+            (1, [Value::I32(h)])
+            | (3, [Value::I32(h), Value::Str(_)])
+            | (6, [Value::I32(h), Value::Bytes(_)])
+            | (8, [Value::I32(h), Value::Str(_)]) => {
                 assert!(self.issued.contains(h), "event for handle {h} never issued");
             }
-            (2, [Value::Str(_)]) => {}
+            (7, [Value::I32(h), Value::I32(code), Value::Str(_)]) => {
+                assert!(self.issued.contains(h), "event for handle {h} never issued");
+                assert!((1000..5000).contains(code), "close code {code}");
+            }
+            (2, [Value::Str(_)]) | (5, [Value::Bytes(_)]) => {}
             _ => panic!("event type {event_type} emitted with fields {fields:?}"),
         }
     }
@@ -353,18 +448,101 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 let name = custom
                     .as_deref()
                     .unwrap_or(NAMES[usize::from(*name) % NAMES.len()]);
-                let et = event_type % 6;
+                let et = event_type % 10;
                 let r = m.on(h, name, et);
                 let fits = matches!(
                     (name, hash_of(et)),
                     ("connected" | "disconnected", Some(CONN_SIGNATURE))
-                        | ("message", Some(MESSAGE_SIGNATURE | CONN_MESSAGE_SIGNATURE))
+                        | ("connected", Some(CONN_PROTOCOL_SIGNATURE))
+                        | ("disconnected", Some(CONN_CODE_REASON_SIGNATURE))
+                        | (
+                            "message",
+                            Some(
+                                MESSAGE_SIGNATURE
+                                    | CONN_MESSAGE_SIGNATURE
+                                    | BYTES_SIGNATURE
+                                    | CONN_BYTES_SIGNATURE
+                            )
+                        )
                 );
                 assert_eq!(
                     r,
                     if dead(h) || !fits { -1 } else { 0 },
                     "on({h}, {name:?}, {et})"
                 );
+            }
+            Op::SendBinary { h, data } => {
+                let h = pick(h);
+                let open = state_before(&m, h) == "open";
+                let r = m.send_binary(h, data);
+                check_last_error(&m, r);
+                assert!(
+                    r == -1 || (r as usize == data.len() && open),
+                    "sendBinary gave {r}"
+                );
+                if dead(h) {
+                    assert_eq!(r, -1);
+                    assert_eq!(m.last_error(), ErrorCode::BadHandle);
+                }
+            }
+            Op::CloseWith { h, code, reason } => {
+                let h = pick(h);
+                let sent = m.transport().closes.len();
+                let r = m.close_with(h, *code, reason);
+                check_last_error(&m, r);
+                let valid = u16::try_from(*code).is_ok_and(ws_proto::close::is_valid_code)
+                    && reason.len() <= MAX_CLOSE_REASON;
+                if dead(h) || !valid {
+                    assert_eq!(r, -1, "closeWith({h}, {code}, {} bytes)", reason.len());
+                    assert_eq!(m.transport().closes.len(), sent, "nothing sent");
+                } else {
+                    assert_eq!(r, 0);
+                    hs.closed.push(h);
+                }
+            }
+            Op::OpenWith {
+                url,
+                headers,
+                protocols,
+                repeat,
+            } => {
+                let url = URLS[usize::from(*url) % URLS.len()];
+                let mut hv: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                if let Some(first) = hv.first().copied() {
+                    hv.extend(std::iter::repeat(first).take(usize::from(*repeat)));
+                }
+                let pv: Vec<&str> = protocols.iter().map(String::as_str).collect();
+                let h = m.open_with(
+                    url,
+                    &OpenOptions {
+                        headers: &hv,
+                        protocols: &pv,
+                    },
+                );
+                check_last_error(&m, h);
+                if !options_valid(&hv, &pv) {
+                    assert_eq!(h, -1, "openWith took bad options");
+                    assert_eq!(m.last_error(), ErrorCode::InvalidArgument);
+                } else if h >= 0 {
+                    assert!(!hs.issued.contains(&h), "handle {h} reused");
+                    hs.issued.push(h);
+                    m.host_mut().issued.push(h);
+                }
+            }
+            Op::SetKeepalive {
+                h,
+                interval_s,
+                timeout_s,
+            } => {
+                let h = pick(h);
+                let r = m.set_keepalive(h, *interval_s, *timeout_s);
+                check_last_error(&m, r);
+                let ok = (0..=MAX_KEEPALIVE_S).contains(interval_s)
+                    && (0..=MAX_KEEPALIVE_S).contains(timeout_s);
+                assert_eq!(r, if dead(h) || !ok { -1 } else { 0 });
             }
             Op::SetAutoReconnect { h, enabled } => {
                 let h = pick(h);
@@ -382,7 +560,10 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
             Op::State { h } => {
                 let h = pick(h);
                 let s = m.state(h);
-                assert!(["connecting", "open", "closed"].contains(&s), "state {s:?}");
+                assert!(
+                    ["connecting", "open", "closed"].contains(&s.as_str()),
+                    "state {s:?}"
+                );
                 if dead(h) {
                     assert_eq!(s, "closed");
                 }
@@ -421,6 +602,13 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                     t.events.push_back((id, Pending::Text(text.clone())));
                 }
             }
+            Op::ServerBinary { conn, data } => {
+                let t = m.transport_mut();
+                if let Some(i) = pick_conn(t, *conn) {
+                    let id = t.conns[i].0;
+                    t.events.push_back((id, Pending::Binary(data.clone())));
+                }
+            }
             Op::ServerDrop { conn } => {
                 let t = m.transport_mut();
                 if let Some(i) = pick_conn(t, *conn) {
@@ -457,4 +645,14 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
 
 fn pick_conn(t: &Fake, n: u8) -> Option<usize> {
     (!t.conns.is_empty()).then(|| usize::from(n) % t.conns.len())
+}
+
+/// `last_error` is `None` exactly when the call returned >= 0.
+fn check_last_error(m: &WsModule<Fake, FakeHost>, r: i32) {
+    assert_eq!(
+        r >= 0,
+        m.last_error() == ErrorCode::None,
+        "{r} with {:?}",
+        m.last_error()
+    );
 }

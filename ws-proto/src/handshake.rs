@@ -106,11 +106,26 @@ impl Writer<'_> {
     }
 }
 
-/// RFC 7230 `token` characters (header names, subprotocol names).
-fn is_token(s: &str) -> bool {
+/// Whether `s` is an RFC 7230 `token` (what header names and subprotocol
+/// names must be): letters, digits and ``!#$%&'*+-.^_`|~``, not empty.
+pub fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether `name` is a header the client writes itself (compared without
+/// case), which a caller may not set.
+pub fn is_reserved_header(name: &str) -> bool {
+    RESERVED_HEADERS
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Whether `value` can be a header value: no control character but tab
+/// (CR, LF or NUL would end or inject lines).
+pub fn is_valid_header_value(value: &str) -> bool {
+    !value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
 }
 
 /// Header names the client writes itself; a caller may not repeat them.
@@ -144,11 +159,7 @@ pub fn write_request(
         return Err(SendError::InvalidHeader);
     }
     for (name, value) in opts.headers {
-        let reserved = RESERVED_HEADERS
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case(name));
-        let bad_value = value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f);
-        if reserved || !is_token(name) || bad_value {
+        if is_reserved_header(name) || !is_token(name) || !is_valid_header_value(value) {
             return Err(SendError::InvalidHeader);
         }
     }

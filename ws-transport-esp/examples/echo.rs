@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant as StdInstant};
 
 use ws_proto::{Disconnect, Instant, Message, Random, RandomError, SessionEvent};
-use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient};
+use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, Transport};
 
 /// The OS random source (on an ESP32: the hardware RNG).
 #[derive(Clone)]

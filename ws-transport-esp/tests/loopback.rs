@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use tungstenite::Message;
 use ws_proto::{DataKind, Error, ProtocolError, SendError, State, UrlError};
-use ws_transport_esp::{AlwaysReady, ClientConfig, CommandError, EspClient, OpenError};
+use ws_transport_esp::{AlwaysReady, ClientConfig, CommandError, EspClient, OpenError, Transport};
 
 /// The on-device configuration: 2 connections, 1 KiB buffers.
 type Small = EspClient<std_embedded_nal::Stack, AlwaysReady, OsRandom, 2, 1024, 1024, 1024>;

@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use common::*;
 use tungstenite::Message;
 use ws_proto::{Config, DataKind, Error, LinkError, State};
-use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, OpenError};
+use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, OpenError, Transport};
 
 #[test]
 fn open_is_refused_until_the_network_is_ready() {
@@ -238,6 +238,7 @@ fn ram_per_connection() {
         size_of::<Sock>()
     );
     // A bound that catches a state that grows by accident (64-bit host;
-    // riscv32 numbers come from scripts/footprint.sh).
-    assert!(state <= 256, "{state}");
+    // riscv32 numbers come from scripts/footprint.sh). The driver's slot
+    // keeps the address it connects to and the readiness it was told.
+    assert!(state <= 320, "{state}");
 }

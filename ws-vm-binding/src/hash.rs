@@ -65,6 +65,19 @@ pub const MESSAGE_SIGNATURE: u32 = fnv1a32(b"message:string");
 /// one handler can serve several connections.
 pub const CONN_MESSAGE_SIGNATURE: u32 = fnv1a32(b"conn:i32,message:string");
 
+/// `hash("message:bytes")`: "message" with binary (and text as its UTF-8
+/// bytes); an extension of v0.1.
+pub const BYTES_SIGNATURE: u32 = fnv1a32(b"message:bytes");
+/// `hash("conn:i32,message:bytes")`: as [`BYTES_SIGNATURE`], with the handle.
+pub const CONN_BYTES_SIGNATURE: u32 = fnv1a32(b"conn:i32,message:bytes");
+/// `hash("conn:i32,code:i32,reason:string")`: "disconnected" with how the
+/// connection ended (the close code and reason, or 1006 and the link error's
+/// text); an extension of v0.1.
+pub const CONN_CODE_REASON_SIGNATURE: u32 = fnv1a32(b"conn:i32,code:i32,reason:string");
+/// `hash("conn:i32,protocol:string")`: "connected" with the subprotocol the
+/// server chose ("" for none); an extension of v0.1.
+pub const CONN_PROTOCOL_SIGNATURE: u32 = fnv1a32(b"conn:i32,protocol:string");
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +90,11 @@ mod tests {
         assert_eq!(CONN_SIGNATURE, 0xc9a5_ee43);
         assert_eq!(MESSAGE_SIGNATURE, 0x3be9_9e33);
         assert_eq!(CONN_MESSAGE_SIGNATURE, 0x3c88_4d2b);
+        // The extensions' layouts.
+        assert_eq!(BYTES_SIGNATURE, 0x8a8d_ec79);
+        assert_eq!(CONN_BYTES_SIGNATURE, 0x8e08_c731);
+        assert_eq!(CONN_CODE_REASON_SIGNATURE, 0x10b2_902b);
+        assert_eq!(CONN_PROTOCOL_SIGNATURE, 0x042d_3608);
         // FNV-1a reference vectors (draft-eastlake-fnv).
         assert_eq!(fnv1a32(b""), 0x811c_9dc5);
         assert_eq!(fnv1a32(b"a"), 0xe40c_292c);

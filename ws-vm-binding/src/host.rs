@@ -12,6 +12,10 @@ pub enum Value<'a> {
     /// A `string` field (`message`); borrowed for the duration of
     /// [`Host::emit`], so copy it if the event is queued.
     Str(&'a str),
+    /// A `bytes` field (`message` bound as `message:bytes`, an extension of
+    /// v0.1): a binary message, or a text message as its UTF-8 bytes;
+    /// borrowed for the duration of [`Host::emit`].
+    Bytes(&'a [u8]),
 }
 
 /// The VM side of the module.

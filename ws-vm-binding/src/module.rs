@@ -12,8 +12,10 @@
 //! A handle names a slot (bits 0-3) and the generation of the connection in
 //! it (bits 4-30, so handles are never negative), so a handle that was closed
 //! (or whose connection ended for good) is refused by every function, even
-//! after its slot serves a newer connection. A generation repeats only after
-//! 2^27 opens in the same slot.
+//! after its slot serves a newer connection. Generations come from one
+//! counter for the whole process, so a handle also stays dead across a
+//! restart of the module (a new `WsModule`, `ws_init` again); one repeats
+//! only after 2^27 opens.
 //!
 //! The life of one handle:
 //!
@@ -27,12 +29,15 @@
 //! ```
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use ws_proto::{Disconnect, Instant, Message, SendError, SessionEvent, State};
+use ws_proto::{Disconnect, Instant, SessionEvent, State};
 
-use crate::hash::{CONN_MESSAGE_SIGNATURE, CONN_SIGNATURE, MESSAGE_SIGNATURE};
-use crate::host::{EventType, Host, Value};
-use crate::transport::{CommandFailure, Transport};
+use crate::error::ErrorCode;
+use crate::events::{self, Binding, EventName};
+use crate::host::{EventType, Host};
+use crate::options::{OpenOptions, OwnedOptions};
+use crate::transport::{CommandFailure, OpenFailure, Transport};
 
 /// The document's connection limit on a host (PC).
 pub const HOST_MAX_CONNECTIONS: usize = 16;
@@ -42,8 +47,20 @@ pub const ESP32_MAX_CONNECTIONS: usize = 2;
 pub const MAX_DELAYS: usize = 8;
 /// The reconnect delay when no schedule was set (1 s).
 pub const DEFAULT_DELAY_MS: u64 = 1_000;
+/// The shortest reconnect delay: a delay of 0 in a schedule is taken as
+/// this (100 ms), so a server that refuses at once is never retried in a
+/// spin.
+pub const MIN_DELAY_MS: u64 = 100;
 /// The close code `close` sends (normal closure).
 pub const CLOSE_CODE: u16 = 1000;
+/// The module's keepalive default (Python websockets' default): ping after
+/// 20 s of silence, and fail after 20 s more without a byte.
+pub const DEFAULT_KEEPALIVE_MS: u64 = 20_000;
+/// The largest keepalive interval or timeout `setKeepalive` takes (a day).
+pub const MAX_KEEPALIVE_S: i32 = 86_400;
+/// The longest close reason `closeWith` takes (a close frame's 125 bytes
+/// less the code).
+pub const MAX_CLOSE_REASON: usize = 123;
 
 /// Bits of a handle that name the slot (16 slots at most).
 const SLOT_BITS: u32 = 4;
@@ -51,25 +68,52 @@ const SLOT_MASK: i32 = (1 << SLOT_BITS) - 1;
 /// Generations use the 27 bits above the slot, so handles stay positive.
 const GENERATION_MASK: u32 = (1 << (31 - SLOT_BITS)) - 1;
 
+/// The next generation for any handle of any module in this process: one
+/// counter, so a handle kept across a restart of the module (a new
+/// `WsModule`, `ws_init` again) never names a connection of the new one.
+static NEXT_GENERATION: AtomicU32 = AtomicU32::new(1);
+
+fn next_generation() -> u32 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed) & GENERATION_MASK
+}
+
 /// The module's configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModuleConfig {
     /// How many handles may be live at once (1 to 16).
     pub max_connections: usize,
+    /// The largest message `send` / `sendBinary` take, in bytes; a longer
+    /// one is -1 with [`ErrorCode::TooLarge`] and a diagnostic naming this
+    /// limit (never "buffer full"). Set it to the transport's limit.
+    pub max_message_size: usize,
+    /// Keepalive of every new connection: ping after this much silence
+    /// (0: off). Change it per handle with `setKeepalive`.
+    pub keepalive_interval_ms: u64,
+    /// Keepalive: fail (close 1011) when no byte arrives this long after
+    /// the ping (0: ping, never fail).
+    pub keepalive_timeout_ms: u64,
 }
 
 impl ModuleConfig {
-    /// The host (PC) configuration: 16 connections.
+    /// The host (PC) configuration: 16 connections, 16 MiB messages (the
+    /// std transport's default), keepalive 20 s / 20 s.
     pub const fn host() -> Self {
         ModuleConfig {
             max_connections: HOST_MAX_CONNECTIONS,
+            max_message_size: 16 << 20,
+            keepalive_interval_ms: DEFAULT_KEEPALIVE_MS,
+            keepalive_timeout_ms: DEFAULT_KEEPALIVE_MS,
         }
     }
 
-    /// The ESP32 configuration: 2 connections.
+    /// The ESP32 configuration: 2 connections, 4 KiB messages, keepalive
+    /// 20 s / 20 s.
     pub const fn esp32() -> Self {
         ModuleConfig {
             max_connections: ESP32_MAX_CONNECTIONS,
+            max_message_size: 4 << 10,
+            keepalive_interval_ms: DEFAULT_KEEPALIVE_MS,
+            keepalive_timeout_ms: DEFAULT_KEEPALIVE_MS,
         }
     }
 }
@@ -79,31 +123,6 @@ impl Default for ModuleConfig {
     fn default() -> Self {
         Self::host()
     }
-}
-
-/// The event names `ws.on` accepts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum EventName {
-    Connected,
-    Disconnected,
-    Message,
-}
-
-/// Which fields a bound event type has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    /// `conn: i32`.
-    Conn,
-    /// `message: string`.
-    Message,
-    /// `conn: i32, message: string`.
-    ConnMessage,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Binding {
-    event_type: EventType,
-    layout: Layout,
 }
 
 /// Where a handle's connection is.
@@ -116,10 +135,19 @@ enum Link<Id> {
     Waiting { at: Instant },
 }
 
+/// Keepalive of one handle, in milliseconds (0: off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Keepalive {
+    interval_ms: u64,
+    timeout_ms: u64,
+}
+
 /// One live handle.
 #[derive(Debug)]
 struct Conn<Id> {
     url: String,
+    options: OwnedOptions,
+    keepalive: Keepalive,
     link: Link<Id>,
     auto_reconnect: bool,
     /// Delays in milliseconds; `delay_count == 0` means the default.
@@ -136,14 +164,15 @@ struct Conn<Id> {
 }
 
 impl<Id> Conn<Id> {
-    /// The next reconnect delay (ms), advancing the index; the last repeats.
+    /// The next reconnect delay (ms, at least [`MIN_DELAY_MS`]), advancing
+    /// the index; the last repeats.
     fn next_delay(&mut self) -> u64 {
         let delay = match self.delay_count {
             0 => DEFAULT_DELAY_MS,
             n => self.delays[self.retry.min(n - 1)],
         };
         self.retry = self.retry.saturating_add(1);
-        delay
+        delay.max(MIN_DELAY_MS)
     }
 }
 
@@ -153,12 +182,31 @@ struct Slot<Id> {
     conn: Option<Conn<Id>>,
 }
 
+/// Opens a transport connection for a handle: its options, then its keepalive.
+fn start_link<T: Transport>(
+    transport: &mut T,
+    url: &str,
+    options: &OwnedOptions,
+    keepalive: Keepalive,
+    now: Instant,
+) -> Result<T::Id, OpenFailure> {
+    let id = options.with(|o| transport.open_with(url, o, now))?;
+    // A fresh id is live, so this cannot fail; if it did, the connection
+    // would simply run without keepalive.
+    let _ = transport.set_keepalive(id, keepalive.interval_ms, keepalive.timeout_ms, now);
+    Ok(id)
+}
+
 /// The VM's `ws` module.
 ///
 /// Function names follow the document (`ws.open` is [`open`](Self::open),
 /// `ws.setAutoReconnect` is [`set_auto_reconnect`](Self::set_auto_reconnect),
-/// ...). Functions the document types `void` return 0, or -1 for a bad
-/// handle, so a binding may report misuse; the VM may ignore it.
+/// ...), plus the extensions of `docs/ws-module.md` (`sendBinary`,
+/// `closeWith`, `openWith`, `setKeepalive`). Functions the document types
+/// `void` return 0, or -1 for a bad handle, so a binding may report misuse;
+/// the VM may ignore it. After any -1, [`last_error`](Self::last_error) says
+/// why and a diagnostic says it in words (except for backpressure, which is
+/// routine).
 ///
 /// Time: the module never reads a clock. [`tick`](Self::tick) passes `now`
 /// (milliseconds, any monotonic origin) and the functions called between two
@@ -169,6 +217,8 @@ pub struct WsModule<T: Transport, H: Host> {
     host: H,
     slots: Vec<Slot<T::Id>>,
     now: Instant,
+    config: ModuleConfig,
+    last_error: ErrorCode,
 }
 
 /// The handle of slot `index` with `generation`: always >= 0.
@@ -177,6 +227,13 @@ fn make_handle(index: usize, generation: u32) -> i32 {
     let slot = i32::try_from(index).unwrap_or(0) & SLOT_MASK;
     let generation = i32::try_from(generation & GENERATION_MASK).unwrap_or(0);
     (generation << SLOT_BITS) | slot
+}
+
+/// Seconds (a script's `i32`) to milliseconds, when in `0..=MAX_KEEPALIVE_S`.
+fn keepalive_ms(seconds: i32) -> Option<u64> {
+    (0..=MAX_KEEPALIVE_S)
+        .contains(&seconds)
+        .then(|| u64::from(seconds.unsigned_abs()) * 1_000)
 }
 
 impl<T: Transport, H: Host> WsModule<T, H> {
@@ -195,6 +252,11 @@ impl<T: Transport, H: Host> WsModule<T, H> {
             host,
             slots,
             now,
+            config: ModuleConfig {
+                max_connections: n,
+                ..config
+            },
+            last_error: ErrorCode::None,
         }
     }
 
@@ -218,9 +280,20 @@ impl<T: Transport, H: Host> WsModule<T, H> {
         &mut self.transport
     }
 
+    /// The configuration in force (`max_connections` after clamping).
+    pub fn config(&self) -> ModuleConfig {
+        self.config
+    }
+
     /// The latest `now` the module was given.
     pub fn now(&self) -> Instant {
         self.now
+    }
+
+    /// Why the last call that can fail returned -1 ([`ErrorCode::None`]
+    /// after a success). `state` and the accessors leave it alone.
+    pub fn last_error(&self) -> ErrorCode {
+        self.last_error
     }
 
     /// How many slots are in use (live handles plus connections still
@@ -232,6 +305,13 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// The slot limit (16 on host, 2 on ESP32).
     pub fn max_connections(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Records why a call fails, tells the script's developer, returns -1.
+    fn fail(&mut self, code: ErrorCode, message: &str) -> i32 {
+        self.last_error = code;
+        self.host.diagnostic(message);
+        -1
     }
 
     /// The slot of a live handle (not closed, not stale).
@@ -248,13 +328,20 @@ impl<T: Transport, H: Host> WsModule<T, H> {
         }
     }
 
-    fn lookup_or_report(&mut self, handle: i32, function: &str) -> Option<usize> {
+    /// Starts a call: clears the last error, finds the handle's slot (or
+    /// records [`ErrorCode::BadHandle`] with a diagnostic).
+    fn begin(&mut self, handle: i32, function: &str) -> Option<usize> {
+        self.last_error = ErrorCode::None;
         let found = self.lookup(handle);
         if found.is_none() {
             let msg = format!("ws.{function}: invalid or closed handle {handle}");
-            self.host.diagnostic(&msg);
+            self.fail(ErrorCode::BadHandle, &msg);
         }
         found
+    }
+
+    fn conn_mut(&mut self, index: usize) -> Option<&mut Conn<T::Id>> {
+        self.slots.get_mut(index)?.conn.as_mut()
     }
 
     /// The open transport connection of a live handle.
@@ -270,28 +357,51 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// network is not ready). The handshake proceeds in [`tick`](Self::tick);
     /// bind events with [`on`](Self::on) before the next tick.
     pub fn open(&mut self, url: &str) -> i32 {
+        self.open_with(url, &OpenOptions::default())
+    }
+
+    /// `ws.openWith(url, options)` (extension): [`open`](Self::open) with
+    /// extra handshake headers and subprotocols, offered again on every
+    /// reconnect. -1 when [`open`](Self::open) would, and for options that
+    /// are not valid or over their bounds (see [`OpenOptions`]).
+    pub fn open_with(&mut self, url: &str, options: &OpenOptions<'_>) -> i32 {
+        self.last_error = ErrorCode::None;
+        let options = match OwnedOptions::check(options) {
+            Ok(o) => o,
+            Err(why) => {
+                return self.fail(ErrorCode::InvalidArgument, &format!("ws.openWith: {why}"));
+            }
+        };
         let Some(index) = self.slots.iter().position(|s| s.conn.is_none()) else {
             let msg = format!(
                 "ws.open: too many connections (at most {})",
                 self.slots.len()
             );
-            self.host.diagnostic(&msg);
-            return -1;
+            return self.fail(ErrorCode::TooManyConnections, &msg);
         };
-        let id = match self.transport.open(url, self.now) {
+        let keepalive = Keepalive {
+            interval_ms: self.config.keepalive_interval_ms,
+            timeout_ms: self.config.keepalive_timeout_ms,
+        };
+        let id = match start_link(&mut self.transport, url, &options, keepalive, self.now) {
             Ok(id) => id,
             Err(e) => {
-                let msg = format!("ws.open({url:?}): {e}");
-                self.host.diagnostic(&msg);
-                return -1;
+                let code = match e {
+                    OpenFailure::TooManyConnections => ErrorCode::TooManyConnections,
+                    _ => ErrorCode::OpenFailed,
+                };
+                let shown: String = url.chars().take(200).collect();
+                return self.fail(code, &format!("ws.open({shown:?}): {e}"));
             }
         };
         let Some(slot) = self.slots.get_mut(index) else {
             return -1;
         };
-        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+        slot.generation = next_generation();
         slot.conn = Some(Conn {
             url: url.into(),
+            options,
+            keepalive,
             link: Link::Active {
                 id,
                 open: false,
@@ -309,15 +419,47 @@ impl<T: Transport, H: Host> WsModule<T, H> {
         make_handle(index, slot.generation)
     }
 
-    /// `ws.close(conn)`: sends the close frame and disconnects; disables
-    /// auto-reconnect. From now on the handle is invalid and
+    /// `ws.close(conn)`: sends the close frame (1000) and disconnects;
+    /// disables auto-reconnect. From now on the handle is invalid and
     /// [`state`](Self::state) is "closed"; the close handshake finishes in
     /// the background, and "disconnected" fires when it does if the
     /// connection was open. Returns 0, or -1 for a bad handle.
     pub fn close(&mut self, handle: i32) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "close") else {
+        let Some(index) = self.begin(handle, "close") else {
             return -1;
         };
+        self.close_slot(index, CLOSE_CODE, "")
+    }
+
+    /// `ws.closeWith(conn, code, reason)` (extension): [`close`](Self::close)
+    /// with a close code and a UTF-8 reason of at most 123 bytes. -1 with
+    /// nothing sent (the handle stays as it was) for a code a client may not
+    /// send (only 1000-1003, 1007-1011 and 3000-4999 may be sent), a reason
+    /// too long, or a bad handle.
+    pub fn close_with(&mut self, handle: i32, code: i32, reason: &str) -> i32 {
+        let Some(index) = self.begin(handle, "closeWith") else {
+            return -1;
+        };
+        let valid = u16::try_from(code)
+            .ok()
+            .filter(|c| ws_proto::close::is_valid_code(*c));
+        let Some(code) = valid else {
+            let msg = format!(
+                "ws.closeWith: close code {code} may not be sent (1000-1003, 1007-1011, 3000-4999); nothing sent"
+            );
+            return self.fail(ErrorCode::InvalidArgument, &msg);
+        };
+        if reason.len() > MAX_CLOSE_REASON {
+            let msg = format!(
+                "ws.closeWith: reason of {} bytes, at most {MAX_CLOSE_REASON}; nothing sent",
+                reason.len()
+            );
+            return self.fail(ErrorCode::InvalidArgument, &msg);
+        }
+        self.close_slot(index, code, reason)
+    }
+
+    fn close_slot(&mut self, index: usize, code: u16, reason: &str) -> i32 {
         let now = self.now;
         let Some(slot) = self.slots.get_mut(index) else {
             return -1;
@@ -327,13 +469,15 @@ impl<T: Transport, H: Host> WsModule<T, H> {
         };
         conn.auto_reconnect = false;
         match conn.link {
-            Link::Active { id, .. } => {
-                match self.transport.close(id, now, CLOSE_CODE, "") {
-                    Ok(()) => conn.closing = true,
-                    // Already ended inside the transport: nothing to wait for.
-                    Err(_) => slot.conn = None,
+            Link::Active { id, .. } => match self.transport.close(id, now, code, reason) {
+                Ok(()) => conn.closing = true,
+                // Already ended inside the transport: nothing to wait for.
+                Err(CommandFailure::UnknownConnection) => slot.conn = None,
+                Err(e) => {
+                    let msg = format!("ws.closeWith: {e}; nothing sent");
+                    return self.fail(ErrorCode::of_command(e), &msg);
                 }
-            }
+            },
             Link::Waiting { .. } => slot.conn = None,
         }
         0
@@ -341,81 +485,103 @@ impl<T: Transport, H: Host> WsModule<T, H> {
 
     /// `ws.send(conn, msg)`: queues a text frame whole and returns its
     /// payload length in bytes (UTF-8), or -1: the outbound buffer is full
-    /// (backpressure: the connection stays open, retry on a later turn), the
-    /// connection is not open, the message can never fit, or a bad handle.
+    /// ([`ErrorCode::Backpressure`]: the connection stays open, retry on a
+    /// later turn; no diagnostic), the message is over the limit
+    /// ([`ErrorCode::TooLarge`]: it never fits, the diagnostic names the
+    /// limit), the connection is not open, or a bad handle.
     pub fn send(&mut self, handle: i32, message: &str) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "send") else {
+        self.send_data(handle, "send", message.len(), |t, id| {
+            t.send_text(id, message)
+        })
+    }
+
+    /// `ws.sendBinary(conn, data)` (extension): as [`send`](Self::send), a
+    /// binary frame.
+    pub fn send_binary(&mut self, handle: i32, data: &[u8]) -> i32 {
+        self.send_data(handle, "sendBinary", data.len(), |t, id| {
+            t.send_binary(id, data)
+        })
+    }
+
+    fn send_data(
+        &mut self,
+        handle: i32,
+        function: &str,
+        len: usize,
+        queue: impl FnOnce(&mut T, T::Id) -> Result<(), CommandFailure>,
+    ) -> i32 {
+        let Some(index) = self.begin(handle, function) else {
             return -1;
         };
-        let Ok(len) = i32::try_from(message.len()) else {
-            self.host
-                .diagnostic("ws.send: message longer than i32::MAX bytes");
-            return -1;
+        let limit = self.config.max_message_size.min(i32::MAX as usize);
+        let Ok(n) =
+            i32::try_from(len).map_err(drop).and_then(
+                |n| {
+                    if len > limit {
+                        Err(())
+                    } else {
+                        Ok(n)
+                    }
+                },
+            )
+        else {
+            let msg = format!(
+                "ws.{function} on {handle}: message of {len} bytes is over the limit of {limit} bytes (max_message_size); it can never be sent, do not retry"
+            );
+            return self.fail(ErrorCode::TooLarge, &msg);
         };
         let Some(id) = self.open_link(index) else {
-            let msg = format!("ws.send: connection {handle} is not open");
-            self.host.diagnostic(&msg);
-            return -1;
+            let msg = format!("ws.{function}: connection {handle} is not open");
+            return self.fail(ErrorCode::NotOpen, &msg);
         };
-        match self.transport.send_text(id, message) {
-            Ok(()) => len,
+        match queue(&mut self.transport, id) {
+            Ok(()) => n,
             // Backpressure is routine flow control: no diagnostic.
-            Err(CommandFailure::Send(SendError::Backpressure)) => -1,
-            Err(e) => {
-                let msg = format!("ws.send on {handle}: {e}");
-                self.host.diagnostic(&msg);
+            Err(e @ CommandFailure::Send(ws_proto::SendError::Backpressure)) => {
+                self.last_error = ErrorCode::of_command(e);
                 -1
+            }
+            Err(e) => {
+                let code = ErrorCode::of_command(e);
+                let msg = if code == ErrorCode::TooLarge {
+                    format!("ws.{function} on {handle}: message of {len} bytes is larger than the transport's outbound limit; it can never be sent, do not retry")
+                } else {
+                    format!("ws.{function} on {handle}: {e}")
+                };
+                self.fail(code, &msg)
             }
         }
     }
 
     /// `ws.on(conn, event, EventType)`: binds "connected", "disconnected" or
-    /// "message" of this handle to a VM event type. The type's signature hash
-    /// must be `conn:i32` for the first two and `message:string` or
-    /// `conn:i32,message:string` for "message". Returns 0, or -1 for an
-    /// unknown event name, an unknown event type, a layout that does not
-    /// match, or a bad handle. Binding again replaces the previous binding.
+    /// "message" of this handle to a VM event type whose signature hash is
+    /// one of the event's layouts (see `docs/ws-module.md`). Returns 0, or
+    /// -1 for an unknown event name, an unknown event type, a layout that
+    /// does not fit, or a bad handle. Binding again replaces the previous
+    /// binding.
     pub fn on(&mut self, handle: i32, event: &str, event_type: EventType) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "on") else {
+        let Some(index) = self.begin(handle, "on") else {
             return -1;
         };
-        let name = match event {
-            "connected" => EventName::Connected,
-            "disconnected" => EventName::Disconnected,
-            "message" => EventName::Message,
-            _ => {
-                let msg = format!(
-                    "ws.on: unknown event {event:?} (expected \"connected\", \"disconnected\" or \"message\")"
-                );
-                self.host.diagnostic(&msg);
-                return -1;
-            }
+        let Some(name) = EventName::parse(event) else {
+            let shown: String = event.chars().take(64).collect();
+            let msg = format!(
+                "ws.on: unknown event {shown:?} (expected \"connected\", \"disconnected\" or \"message\")"
+            );
+            return self.fail(ErrorCode::UnknownEvent, &msg);
         };
         let Some(hash) = self.host.signature_hash(event_type) else {
             let msg = format!("ws.on({event:?}): unknown event type {event_type}");
-            self.host.diagnostic(&msg);
-            return -1;
+            return self.fail(ErrorCode::LayoutMismatch, &msg);
         };
-        let layout = match (name, hash) {
-            (EventName::Connected | EventName::Disconnected, CONN_SIGNATURE) => Layout::Conn,
-            (EventName::Message, MESSAGE_SIGNATURE) => Layout::Message,
-            (EventName::Message, CONN_MESSAGE_SIGNATURE) => Layout::ConnMessage,
-            (EventName::Message, _) => {
-                let msg = format!(
-                    "ws.on(\"message\"): event type {event_type} must declare {{ message: string }} or {{ conn: i32, message: string }} (signature hash {hash:#010x})"
-                );
-                self.host.diagnostic(&msg);
-                return -1;
-            }
-            _ => {
-                let msg = format!(
-                    "ws.on({event:?}): event type {event_type} must declare {{ conn: i32 }} (signature hash {hash:#010x})"
-                );
-                self.host.diagnostic(&msg);
-                return -1;
-            }
+        let Some(layout) = name.layout(hash) else {
+            let msg = format!(
+                "ws.on({event:?}): event type {event_type} must declare {} (signature hash {hash:#010x})",
+                name.accepted()
+            );
+            return self.fail(ErrorCode::LayoutMismatch, &msg);
         };
-        let Some(conn) = self.slots.get_mut(index).and_then(|s| s.conn.as_mut()) else {
+        let Some(conn) = self.conn_mut(index) else {
             return -1;
         };
         let binding = Some(Binding { event_type, layout });
@@ -432,7 +598,7 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// pending cancels it and the handle ends ("closed"). Returns 0, or -1 for
     /// a bad handle.
     pub fn set_auto_reconnect(&mut self, handle: i32, enabled: bool) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "setAutoReconnect") else {
+        let Some(index) = self.begin(handle, "setAutoReconnect") else {
             return -1;
         };
         let Some(slot) = self.slots.get_mut(index) else {
@@ -450,9 +616,9 @@ impl<T: Transport, H: Host> WsModule<T, H> {
 
     /// `ws.setReconnectDelays(conn, delays)`: the backoff schedule in seconds,
     /// at most 8 entries; the last one repeats. An empty schedule restores the
-    /// default (1 s). More than 8 entries or a negative delay is refused
-    /// whole with a diagnostic (-1) and the previous schedule stays. Returns
-    /// 0, or -1.
+    /// default (1 s); a delay of 0 is taken as [`MIN_DELAY_MS`] (100 ms).
+    /// More than 8 entries or a negative delay is refused whole with a
+    /// diagnostic (-1) and the previous schedule stays. Returns 0, or -1.
     pub fn set_reconnect_delays(&mut self, handle: i32, delays_s: &[i64]) -> i32 {
         self.set_reconnect_delays_given(handle, delays_s, delays_s.len())
     }
@@ -466,7 +632,7 @@ impl<T: Transport, H: Host> WsModule<T, H> {
         delays_s: &[i64],
         given: usize,
     ) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "setReconnectDelays") else {
+        let Some(index) = self.begin(handle, "setReconnectDelays") else {
             return -1;
         };
         if given > MAX_DELAYS || delays_s.len() > MAX_DELAYS {
@@ -474,21 +640,63 @@ impl<T: Transport, H: Host> WsModule<T, H> {
                 "ws.setReconnectDelays: {} delays given, at most {MAX_DELAYS}; schedule unchanged",
                 given.max(delays_s.len())
             );
-            self.host.diagnostic(&msg);
-            return -1;
+            return self.fail(ErrorCode::InvalidArgument, &msg);
         }
         if let Some(bad) = delays_s.iter().find(|d| **d < 0) {
             let msg = format!("ws.setReconnectDelays: negative delay {bad}; schedule unchanged");
-            self.host.diagnostic(&msg);
-            return -1;
+            return self.fail(ErrorCode::InvalidArgument, &msg);
         }
-        let Some(conn) = self.slots.get_mut(index).and_then(|s| s.conn.as_mut()) else {
+        let Some(conn) = self.conn_mut(index) else {
             return -1;
         };
         for (dst, src) in conn.delays.iter_mut().zip(delays_s) {
-            *dst = u64::try_from(*src).unwrap_or(0).saturating_mul(1_000);
+            *dst = u64::try_from(*src)
+                .unwrap_or(0)
+                .saturating_mul(1_000)
+                .max(MIN_DELAY_MS);
         }
         conn.delay_count = delays_s.len();
+        0
+    }
+
+    /// `ws.setKeepalive(conn, interval_s, timeout_s)` (extension): ping
+    /// after `interval_s` seconds without a byte from the server, and end
+    /// the connection (close 1011, "disconnected") when nothing arrives
+    /// within `timeout_s` more. 0 turns either off (interval 0: no pings;
+    /// timeout 0: ping, never fail). Applies now and to every reconnect of
+    /// the handle. Each value must be 0 to 86400 (a day), else -1 with a
+    /// diagnostic and nothing changes. New handles start with
+    /// [`ModuleConfig`]'s keepalive (20 s / 20 s).
+    pub fn set_keepalive(&mut self, handle: i32, interval_s: i32, timeout_s: i32) -> i32 {
+        let Some(index) = self.begin(handle, "setKeepalive") else {
+            return -1;
+        };
+        let (Some(interval_ms), Some(timeout_ms)) =
+            (keepalive_ms(interval_s), keepalive_ms(timeout_s))
+        else {
+            let msg = format!(
+                "ws.setKeepalive: interval {interval_s} s and timeout {timeout_s} s must each be 0 to {MAX_KEEPALIVE_S}; keepalive unchanged"
+            );
+            return self.fail(ErrorCode::InvalidArgument, &msg);
+        };
+        let now = self.now;
+        let Some(slot) = self.slots.get_mut(index) else {
+            return -1;
+        };
+        let Some(conn) = slot.conn.as_mut() else {
+            return -1;
+        };
+        conn.keepalive = Keepalive {
+            interval_ms,
+            timeout_ms,
+        };
+        if let Link::Active { id, .. } = conn.link {
+            // An id that just ended is reported by the next tick; the next
+            // reconnect takes the new values.
+            let _ = self
+                .transport
+                .set_keepalive(id, interval_ms, timeout_ms, now);
+        }
         0
     }
 
@@ -496,22 +704,22 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// completes and while an auto-reconnect is pending or under way; "open"
     /// while messages can be sent; "closed" from `close()` on, after a drop
     /// with no reconnect, and for any handle that is not live.
-    pub fn state(&self, handle: i32) -> &'static str {
+    pub fn state(&self, handle: i32) -> HandleState {
         let Some(conn) = self
             .lookup(handle)
             .and_then(|i| self.slots.get(i))
             .and_then(|s| s.conn.as_ref())
         else {
-            return "closed";
+            return HandleState::Closed;
         };
         match conn.link {
-            Link::Waiting { .. } => "connecting",
+            Link::Waiting { .. } => HandleState::Connecting,
             Link::Active { id, .. } => match self.transport.state(id) {
-                Some(State::Open) => "open",
-                Some(State::Connecting) => "connecting",
+                Some(State::Open) => HandleState::Open,
+                Some(State::Connecting) => HandleState::Connecting,
                 // Ended inside the transport; the next tick reports it.
-                _ if conn.auto_reconnect => "connecting",
-                _ => "closed",
+                _ if conn.auto_reconnect => HandleState::Connecting,
+                _ => HandleState::Closed,
             },
         }
     }
@@ -519,21 +727,19 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// `ws.ping(conn)`: queues a ping frame (empty payload). Returns 0, or -1
     /// when the connection is not open, the queue is full, or a bad handle.
     pub fn ping(&mut self, handle: i32) -> i32 {
-        let Some(index) = self.lookup_or_report(handle, "ping") else {
+        let Some(index) = self.begin(handle, "ping") else {
             return -1;
         };
         let Some(id) = self.open_link(index) else {
             let msg = format!("ws.ping: connection {handle} is not open");
-            self.host.diagnostic(&msg);
-            return -1;
+            return self.fail(ErrorCode::NotOpen, &msg);
         };
         match self.transport.ping(id, b"") {
             Ok(()) => 0,
-            Err(e) => {
-                let msg = format!("ws.ping on {handle}: {e}");
-                self.host.diagnostic(&msg);
-                -1
-            }
+            Err(e) => self.fail(
+                ErrorCode::of_command(e),
+                &format!("ws.ping on {handle}: {e}"),
+            ),
         }
     }
 
@@ -541,7 +747,7 @@ impl<T: Transport, H: Host> WsModule<T, H> {
     /// socket is non-blocking). Returns 0, or -1 for a bad handle.
     pub fn set_timeout(&mut self, handle: i32, ms: i32) -> i32 {
         let _ = ms;
-        match self.lookup_or_report(handle, "setTimeout") {
+        match self.begin(handle, "setTimeout") {
             Some(_) => 0,
             None => -1,
         }
@@ -607,7 +813,13 @@ impl<T: Transport, H: Host> WsModule<T, H> {
             Link::Waiting { at } if at <= now => {}
             _ => return,
         }
-        match self.transport.open(&conn.url, now) {
+        match start_link(
+            &mut self.transport,
+            &conn.url,
+            &conn.options,
+            conn.keepalive,
+            now,
+        ) {
             Ok(id) => {
                 conn.link = Link::Active {
                     id,
@@ -625,20 +837,6 @@ impl<T: Transport, H: Host> WsModule<T, H> {
                 self.host.diagnostic(&msg);
             }
         }
-    }
-}
-
-fn emit<H: Host>(host: &mut H, binding: Option<Binding>, handle: i32, message: Option<&str>) {
-    let Some(b) = binding else {
-        return;
-    };
-    match (b.layout, message) {
-        (Layout::Conn, _) => host.emit(b.event_type, &[Value::I32(handle)]),
-        (Layout::Message, Some(m)) => host.emit(b.event_type, &[Value::Str(m)]),
-        (Layout::ConnMessage, Some(m)) => {
-            host.emit(b.event_type, &[Value::I32(handle), Value::Str(m)]);
-        }
-        (Layout::Message | Layout::ConnMessage, None) => {}
     }
 }
 
@@ -668,7 +866,7 @@ fn dispatch<Id: Copy + Eq, H: Host>(
         return;
     };
     match event {
-        SessionEvent::Connected { .. } => {
+        SessionEvent::Connected { protocol } => {
             conn.link = Link::Active {
                 id,
                 open: true,
@@ -676,20 +874,13 @@ fn dispatch<Id: Copy + Eq, H: Host>(
             };
             conn.retry = 0;
             if !conn.closing {
-                emit(host, conn.connected, handle, None);
+                events::connected(host, conn.connected, handle, protocol.unwrap_or(""));
             }
         }
-        SessionEvent::Message(Message::Text(text)) => {
+        SessionEvent::Message(m) => {
             if !conn.closing {
-                emit(host, conn.message, handle, Some(text));
+                events::message(host, conn.message, handle, m);
             }
-        }
-        SessionEvent::Message(Message::Binary(data)) => {
-            let msg = format!(
-                "ws: binary message of {} bytes on {handle} dropped (v0.1 delivers text only)",
-                data.len()
-            );
-            host.diagnostic(&msg);
         }
         SessionEvent::Fragment { data, .. } => {
             let msg = format!(
@@ -708,9 +899,10 @@ fn dispatch<Id: Copy + Eq, H: Host>(
                 }
             }
             host.diagnostic(&msg);
+            let (code, text) = events::ending(&reason);
             if conn.closing {
                 if open {
-                    emit(host, conn.disconnected, handle, None);
+                    events::disconnected(host, conn.disconnected, handle, code, &text);
                 }
                 slot.conn = None;
                 return;
@@ -718,7 +910,7 @@ fn dispatch<Id: Copy + Eq, H: Host>(
             // Once per open connection that ends, and once when the first
             // open never connected; failed reconnect attempts stay silent.
             if open || initial {
-                emit(host, conn.disconnected, handle, None);
+                events::disconnected(host, conn.disconnected, handle, code, &text);
             }
             if conn.auto_reconnect {
                 let at = now.plus_millis(conn.next_delay());
@@ -727,5 +919,42 @@ fn dispatch<Id: Copy + Eq, H: Host>(
                 slot.conn = None;
             }
         }
+    }
+}
+
+/// What `ws.state(conn)` says of a handle; the VM sees [`as_str`](Self::as_str).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HandleState {
+    /// From `open` until the handshake completes, and while an
+    /// auto-reconnect is pending or under way.
+    Connecting,
+    /// Messages can be sent.
+    Open,
+    /// From `close()` on, after a drop with no reconnect, and for any handle
+    /// that is not live.
+    Closed,
+}
+
+impl HandleState {
+    /// The module's word for it: "connecting", "open" or "closed".
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandleState::Connecting => "connecting",
+            HandleState::Open => "open",
+            HandleState::Closed => "closed",
+        }
+    }
+}
+
+impl core::fmt::Display for HandleState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compares with the module's word, as scripts do (`ws.state(c) == "open"`).
+impl PartialEq<&str> for HandleState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }

@@ -23,7 +23,14 @@ fn build_staticlib() -> PathBuf {
     let dir = target_dir().join("c-abi");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--features", "capi", "--manifest-path"])
+        .args([
+            "build",
+            "--lib",
+            "--no-default-features",
+            "--features",
+            "capi",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&dir)
@@ -35,9 +42,9 @@ fn build_staticlib() -> PathBuf {
     lib
 }
 
-fn compile_c(lib: &Path) -> PathBuf {
+fn compile_c(lib: &Path, name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = target_dir().join("c-abi").join("command_channel");
+    let out = target_dir().join("c-abi").join(name);
     let status = Command::new("cc")
         .args([
             "-std=c99",
@@ -50,7 +57,7 @@ fn compile_c(lib: &Path) -> PathBuf {
         .arg(&out)
         .arg("-I")
         .arg(root.join("include"))
-        .arg(root.join("tests/c/command_channel.c"))
+        .arg(root.join(format!("tests/c/{name}.c")))
         .arg(lib)
         .args([
             "-lgcc_s",
@@ -67,13 +74,10 @@ fn compile_c(lib: &Path) -> PathBuf {
     out
 }
 
-#[test]
-fn c_program_runs_the_command_channel_pattern() {
-    let lib = build_staticlib();
-    let exe = compile_c(&lib);
-    let server = Server::start(Mode::Command);
-    let mut child = Command::new(&exe)
-        .arg(server.url("/control"))
+/// Runs `exe url` for at most 30 s; returns (success, stdout, stderr).
+fn run(exe: &Path, url: &str) -> (bool, String, String) {
+    let mut child = Command::new(exe)
+        .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -96,6 +100,15 @@ fn c_program_runs_the_command_channel_pattern() {
         status.success(),
         "exit {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    (status.success(), stdout, stderr)
+}
+
+#[test]
+fn c_program_runs_the_command_channel_pattern() {
+    let lib = build_staticlib();
+    let exe = compile_c(&lib, "command_channel");
+    let server = Server::start(Mode::Command);
+    let (_, stdout, stderr) = run(&exe, &server.url("/control"));
     let expected = [
         "open(NULL)=-1",
         "send(bad)=-1",
@@ -130,4 +143,61 @@ fn c_program_runs_the_command_channel_pattern() {
     assert!(server
         .log()
         .contains(&r#"text:{"cmd":"start","id":42}"#.to_string()));
+}
+
+#[test]
+fn c_program_sends_binary_and_closes_with_a_code() {
+    let lib = build_staticlib();
+    let exe = compile_c(&lib, "binary_close");
+    let server = Server::start(Mode::Echo);
+    let (_, stdout, stderr) = run(&exe, &server.url("/"));
+    let expected = [
+        "hashes=1",
+        "before_init=-1 err=11",
+        "init_ex(bad)=-1 err=11",
+        "old_handle_send=-1 err=1",
+        "open_with(bad name)=-1 err=5",
+        "open_with(10000 headers)=-1 err=5",
+        "open_with(null headers)=-1 err=5",
+        "open_with=ok unique=1",
+        "on=000",
+        "on(message, CLOSED)=-1 err=7",
+        "keepalive(-1)=-1 err=5",
+        "keepalive=0 err=0",
+        "connected protocol=chat.v2",
+        "send_binary=5",
+        "send_text_len=3",
+        "bytes conn_matches=1 len=5 hex=00010200ff",
+        "bytes conn_matches=1 len=3 hex=610062",
+        "send_binary(2 MiB)=-1 err=4",
+        "send_text_len(bad utf8)=-1 err=5",
+        "close_with(999)=-1 err=5",
+        "state=open",
+        "close_with(4000)=0 err=0",
+        "disconnected conn_matches=1 code=4000 reason=bye",
+        "close(again)=-1 err=1",
+    ];
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        expected,
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("max_connections 0 is not 1 to 16"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("over the limit of 1048576 bytes (max_message_size)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("10000 headers"), "{stderr}");
+    let log = server.log();
+    for line in [
+        "x-token:c-token",
+        "protocol:chat.v2",
+        "binary:5",
+        "close:4000",
+    ] {
+        assert!(log.contains(&line.to_string()), "{line} not in {log:?}");
+    }
 }

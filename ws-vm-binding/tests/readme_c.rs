@@ -24,7 +24,14 @@ fn build_staticlib() -> PathBuf {
     let dir = target_dir().join("c-abi");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--features", "capi", "--manifest-path"])
+        .args([
+            "build",
+            "--lib",
+            "--no-default-features",
+            "--features",
+            "capi",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&dir)

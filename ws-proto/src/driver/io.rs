@@ -87,6 +87,20 @@ pub enum Action<'a> {
     },
 }
 
+impl Action<'_> {
+    /// The connection the action is for.
+    pub fn id(&self) -> ConnId {
+        match self {
+            Action::Resolve { id, .. }
+            | Action::Connect { id, .. }
+            | Action::Write { id, .. }
+            | Action::Read { id, .. }
+            | Action::Shutdown { id }
+            | Action::Close { id } => *id,
+        }
+    }
+}
+
 /// The answer to [`Action::Resolve`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Resolution {

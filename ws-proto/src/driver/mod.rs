@@ -34,9 +34,14 @@
 //!   while let Some(action) = driver.poll_action(now) { execute it, report the result }
 //!   while let Some((id, event)) = driver.poll_event(now) { deliver }
 //! ```
+//!
+//! [`Driver::run`] is the middle of that turn for a transport that maps each
+//! action to a socket call and a [`Report`].
 
 mod error;
 mod io;
+mod ip;
+mod run;
 mod slot;
 pub mod table;
 mod transport;
@@ -49,6 +54,7 @@ use core::net::{IpAddr, SocketAddr};
 
 pub use error::{CommandError, OpenError};
 pub use io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
+pub use run::Report;
 pub use slot::{Policy, Slot};
 pub use table::{Phase, Trigger, TRANSITIONS};
 pub use transport::Transport;
@@ -61,7 +67,18 @@ use crate::random::Random;
 use crate::session::{Session, SessionEvent};
 use crate::time::Instant;
 use crate::url::Url;
+use run::Kind;
 use slot::Link;
+
+/// The IP address of a URL whose host is an IP literal (it skips name
+/// resolution); `None` for a name. A bracketed host must be an IPv6 address
+/// (RFC 3986 section 3.2.2).
+fn ip_literal(url: &Url<'_>) -> Result<Option<IpAddr>, OpenError> {
+    match ip::parse(url.host, url.ipv6) {
+        None if url.ipv6 => Err(OpenError::Url(UrlError::InvalidHost)),
+        ip => Ok(ip),
+    }
+}
 
 /// What a driver needs to know of its transport and its limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,15 +205,15 @@ where
         if url.secure && !self.config.tls {
             return Err(OpenError::Url(UrlError::TlsUnsupported));
         }
-        let index = self.free_slot().ok_or(OpenError::TooManyConnections)?;
-        let session = self.session(&url, options, now, storage())?;
-        let link = match url.host.parse::<IpAddr>() {
-            Ok(ip) => Link::Connect {
+        let link = match ip_literal(&url)? {
+            Some(ip) => Link::Connect {
                 addr: SocketAddr::new(ip, url.port),
                 asked: false,
             },
-            Err(_) => Link::Resolve { asked: false },
+            None => Link::Resolve { asked: false },
         };
+        let index = self.free_slot().ok_or(OpenError::TooManyConnections)?;
+        let session = self.session(&url, options, now, storage())?;
         let deadline = now.plus_millis(self.config.connect_timeout_ms);
         let slot = &mut self.slots_mut()[index];
         if slot.link != Link::Free {
@@ -426,6 +443,46 @@ where
             return Some((id, event));
         }
         None
+    }
+
+    /// One turn of a transport's loop: executes actions with `exec` until there are none, runs the
+    /// timers due at `now` (after the reads, so bytes already waiting count
+    /// before a keepalive deadline), then executes what they queued. At most
+    /// `budget` actions each time; `false` when the budget ran out (call
+    /// again before sleeping). Readiness and DNS answers are reported before.
+    pub fn run(
+        &mut self,
+        now: Instant,
+        budget: usize,
+        mut exec: impl FnMut(Action<'_>) -> Report,
+    ) -> bool {
+        self.run_actions(now, budget, &mut exec) && {
+            self.handle_timeout(now);
+            self.run_actions(now, budget, &mut exec)
+        }
+    }
+
+    fn run_actions(
+        &mut self,
+        now: Instant,
+        budget: usize,
+        exec: &mut impl FnMut(Action<'_>) -> Report,
+    ) -> bool {
+        for _ in 0..budget {
+            let Some(action) = self.poll_action(now) else {
+                return true;
+            };
+            let (id, kind) = (action.id(), Kind::of(&action));
+            match (kind, exec(action)) {
+                (Kind::Resolve, Report::Resolved(r)) => self.handle_resolved(id, r),
+                (Kind::Connect, Report::Connect(c)) => self.handle_connect(id, c, now),
+                (Kind::Read, Report::Io(io)) => self.handle_read(id, io),
+                (Kind::Write, Report::Io(io)) => self.handle_write(id, io),
+                // A report that does not answer its action says nothing.
+                _ => {}
+            }
+        }
+        false
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should run next.

@@ -16,7 +16,7 @@ use tungstenite::{Message, WebSocket};
 use ws_proto::{
     DataKind, Disconnect, Error, Instant, LinkError, Random, RandomError, SessionEvent,
 };
-use ws_transport_esp::{ConnId, EspClient, NetworkReady};
+use ws_transport_esp::{ConnId, EspClient, NetworkReady, Transport};
 
 /// Every wait in these tests ends by then.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -324,7 +324,8 @@ impl Dns for Chaos {
     }
 }
 
-/// Keeps polling `client` (so draining slots flush) until `server` ends.
+/// Keeps polling `client` (so lingering sockets flush) until `server` ends,
+/// then until every lingering socket saw the server's FIN and was closed.
 pub fn join_polling<
     T,
     N,
@@ -353,5 +354,14 @@ where
         while client.poll(clock.now()).is_some() {}
         std::thread::sleep(Duration::from_micros(200));
     }
-    server.join().unwrap()
+    let result = server.join().unwrap();
+    while client.lingering() > 0 {
+        assert!(
+            start.elapsed() < LIMIT + Duration::from_secs(2),
+            "a socket lingers after the server closed"
+        );
+        while client.poll(clock.now()).is_some() {}
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    result
 }

@@ -1,4 +1,5 @@
-//! The document's three patterns, each as the script would run on the VM:
+//! The document's three patterns, and a fourth over the module's extensions
+//! (binary, `closeWith`), each as the script would run on the VM:
 //! `main()` opens and binds, then `runtime.keepAlive()` is an event loop that
 //! calls `tick(now)` and runs the `on Ws... fn(e)` handlers for the events
 //! the module queued. Each pattern starts its own tungstenite server on
@@ -12,7 +13,10 @@ mod support;
 use std::error::Error;
 use std::time::{Duration, Instant as StdInstant};
 
-use support::{stamp, Ev, Mode, Server, Vm, WS_CONNECTED, WS_DISCONNECTED, WS_MESSAGE};
+use support::{
+    stamp, Ev, Mode, Server, Vm, WS_CLOSED, WS_CONNECTED, WS_CONN_BYTES, WS_DISCONNECTED,
+    WS_MESSAGE,
+};
 use ws_transport_std::{Client, ClientConfig, Clock};
 use ws_vm_binding::{ModuleConfig, WsModule};
 
@@ -231,4 +235,60 @@ pub(crate) fn resilient() -> Result {
 fn server_running(server: &Server) -> bool {
     // A killed server has no thread; `restart` gives it one.
     server.is_running()
+}
+
+/// Pattern: Binary Records and closeWith (extensions of v0.1). The script
+/// declares `WsBytes { conn: i32, message: bytes }` and `WsClosed { conn:
+/// i32, code: i32, reason: string }`, sends a binary record (with NUL
+/// bytes) once connected, prints the echoed record, then closes with code
+/// 4000 "bye" and prints the code "disconnected" carries.
+pub(crate) fn binary_close() -> Result {
+    let server = Server::start(Mode::Echo);
+    println!(
+        "== Pattern: Binary Records and closeWith (server {})",
+        server.url("/records")
+    );
+    let mut vm = Vm0::new()?;
+    let conn = vm.m.open(&server.url("/records"));
+    vm.m.on(conn, "connected", WS_CONNECTED);
+    vm.m.on(conn, "message", WS_CONN_BYTES);
+    vm.m.on(conn, "disconnected", WS_CLOSED);
+    // A record: id (u16 big-endian), flags, value (i16): NUL bytes included.
+    let record = [0x00u8, 0x2a, 0x00, 0xff, 0x38];
+    let mut echoed = None;
+    let mut closed = None;
+    while closed.is_none() && vm.elapsed() < Duration::from_secs(10) {
+        for ev in vm.turn() {
+            match ev {
+                Ev::Connected(_) => {
+                    let n = vm.m.send_binary(conn, &record);
+                    println!(
+                        "{} (ws.sendBinary(conn, {record:02x?}) returned {n})",
+                        stamp()
+                    );
+                }
+                Ev::ConnBytes(_, bytes) => {
+                    log_text(&format!("record {bytes:02x?}"));
+                    echoed = Some(bytes);
+                    let r = vm.m.close_with(conn, 4000, "bye");
+                    println!(
+                        "{} (ws.closeWith(conn, 4000, \"bye\") returned {r})",
+                        stamp()
+                    );
+                }
+                Ev::Closed(_, code, reason) => {
+                    log_text(&format!("disconnected: {code} {reason}"));
+                    closed = Some((code, reason));
+                }
+                _ => {}
+            }
+        }
+    }
+    if vm.m.state(conn) != "closed" {
+        vm.close(conn);
+    }
+    match (echoed, closed) {
+        (Some(bytes), Some((4000, reason))) if bytes == record && reason == "bye" => Ok(()),
+        other => Err(format!("expected the record echoed and 4000 \"bye\": {other:?}").into()),
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant as StdInstant};
 
+use tungstenite::handshake::server::{Request, Response};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::Frame;
 use tungstenite::{Message, WebSocket};
@@ -18,8 +19,11 @@ use ws_vm_binding::{signature_hash, EventType, Host, Value};
 /// What the server does with each connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// Echoes every text message.
+    /// Echoes every text and binary message.
     Echo,
+    /// Completes the handshake, echoes one message, then stays silent with
+    /// the TCP connection open (a half-open link); pings go unanswered.
+    SilentAfterOne,
     /// Answers `{"cmd": c, "id": n}` with `{"status": "<c>ed", "id": n}`.
     Command,
     /// Sends `{"value": n}` every `interval_ms`, n counting from 1 per connection.
@@ -149,13 +153,39 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let Ok(mut ws) = tungstenite::accept(stream) else {
+    // The first offered subprotocol is chosen; it and an `X-Token` header
+    // are logged ("protocol:<p>", "x-token:<v>") before the response goes
+    // out, so a client that saw "connected" finds them in the log.
+    let seen = |line: String| log.lock().unwrap().push(line);
+    // tungstenite's callback type returns its large `ErrorResponse`.
+    #[allow(clippy::result_large_err)]
+    let pick = |req: &Request, mut resp: Response| {
+        if let Some(v) = req.headers().get("x-token") {
+            seen(format!("x-token:{}", v.to_str().unwrap_or("?")));
+        }
+        let first = req
+            .headers()
+            .get("sec-websocket-protocol")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|p| p.trim().to_string());
+        if let Some(p) = first {
+            seen(format!("protocol:{p}"));
+            resp.headers_mut()
+                .insert("sec-websocket-protocol", p.parse().unwrap());
+        }
+        Ok(resp)
+    };
+    let Ok(mut ws) = tungstenite::accept_hdr(stream, pick) else {
         return;
     };
     log.lock().unwrap().push("connect".into());
     ws.get_mut()
         .set_read_timeout(Some(Duration::from_millis(10)))
         .unwrap();
+    if mode == Mode::SilentAfterOne {
+        return echo_once_then_silent(&mut ws, stop, log);
+    }
     let mut counter = 0u64;
     let mut last_sent = StdInstant::now();
     match mode {
@@ -202,7 +232,12 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
                     }
                 }
             }
-            Ok(Message::Binary(b)) => log.lock().unwrap().push(format!("binary:{}", b.len())),
+            Ok(Message::Binary(b)) => {
+                log.lock().unwrap().push(format!("binary:{}", b.len()));
+                if mode == Mode::Echo && ws.send(Message::binary(b)).is_err() {
+                    return;
+                }
+            }
             Ok(Message::Close(frame)) => {
                 let code = frame.map_or(1005, |f| u16::from(f.code));
                 log.lock().unwrap().push(format!("close:{code}"));
@@ -213,6 +248,33 @@ fn serve(stream: TcpStream, mode: Mode, stop: &AtomicBool, log: &Mutex<Vec<Strin
         }
     }
     // Killed: drop the socket without a close frame, like a crashed server.
+}
+
+/// Echoes the first text message, then reads nothing more (pings go
+/// unanswered) and keeps the TCP connection open until killed.
+fn echo_once_then_silent(
+    ws: &mut WebSocket<TcpStream>,
+    stop: &AtomicBool,
+    log: &Mutex<Vec<String>>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        match ws.read() {
+            Ok(Message::Text(t)) => {
+                log.lock().unwrap().push(format!("text:{}", t.as_str()));
+                if ws.send(Message::text(t)).is_err() {
+                    return;
+                }
+                break;
+            }
+            Ok(_) => {}
+            Err(e) if would_block(&e) => {}
+            Err(_) => return,
+        }
+    }
+    log.lock().unwrap().push("silent".into());
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn send(ws: &mut WebSocket<TcpStream>, m: Message) {
@@ -237,6 +299,12 @@ pub const WS_CONNECTED: EventType = 1;
 pub const WS_DISCONNECTED: EventType = 2;
 pub const WS_MESSAGE: EventType = 3;
 pub const WS_CONN_MESSAGE: EventType = 4;
+/// `{ conn: i32, message: bytes }`.
+pub const WS_CONN_BYTES: EventType = 5;
+/// `{ conn: i32, code: i32, reason: string }`.
+pub const WS_CLOSED: EventType = 6;
+/// `{ conn: i32, protocol: string }`.
+pub const WS_PROTOCOL: EventType = 7;
 
 /// An emitted event, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -245,6 +313,9 @@ pub enum Ev {
     Disconnected(i32),
     Message(String),
     ConnMessage(i32, String),
+    ConnBytes(i32, Vec<u8>),
+    Closed(i32, i32, String),
+    Protocol(i32, String),
 }
 
 /// A VM that declares `WsConnected { conn: i32 }`, `WsDisconnected { conn:
@@ -264,6 +335,9 @@ impl Host for Vm {
             WS_CONNECTED | WS_DISCONNECTED => signature_hash(&[("conn", "i32")]),
             WS_MESSAGE => signature_hash(&[("message", "string")]),
             WS_CONN_MESSAGE => signature_hash(&[("conn", "i32"), ("message", "string")]),
+            WS_CONN_BYTES => signature_hash(&[("conn", "i32"), ("message", "bytes")]),
+            WS_CLOSED => signature_hash(&[("conn", "i32"), ("code", "i32"), ("reason", "string")]),
+            WS_PROTOCOL => signature_hash(&[("conn", "i32"), ("protocol", "string")]),
             _ => return None,
         })
     }
@@ -276,6 +350,11 @@ impl Host for Vm {
             (WS_CONN_MESSAGE, [Value::I32(c), Value::Str(m)]) => {
                 Ev::ConnMessage(*c, (*m).to_string())
             }
+            (WS_CONN_BYTES, [Value::I32(c), Value::Bytes(b)]) => Ev::ConnBytes(*c, b.to_vec()),
+            (WS_CLOSED, [Value::I32(c), Value::I32(code), Value::Str(r)]) => {
+                Ev::Closed(*c, *code, (*r).to_string())
+            }
+            (WS_PROTOCOL, [Value::I32(c), Value::Str(p)]) => Ev::Protocol(*c, (*p).to_string()),
             other => panic!("emit with a layout the type does not declare: {other:?}"),
         };
         self.events.push(ev);

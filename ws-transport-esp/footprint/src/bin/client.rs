@@ -8,7 +8,7 @@ use core::hint::black_box;
 
 use ws_footprint::{Client, LoopStack, Rng, Server};
 use ws_proto::{Instant, SessionEvent};
-use ws_transport_esp::{AlwaysReady, ClientConfig};
+use ws_transport_esp::{AlwaysReady, ClientConfig, Transport};
 
 #[no_mangle]
 pub extern "C" fn _start() -> ! {

@@ -13,7 +13,7 @@ use crate::*;
 /// A scripted event the mock delivers from `poll`.
 #[derive(Clone, Debug)]
 enum Scripted {
-    Connected,
+    Connected(Option<String>),
     Text(String),
     Binary(Vec<u8>),
     Closed(Disconnect<'static>),
@@ -23,6 +23,9 @@ enum Scripted {
 struct MockConn {
     state: State,
 }
+
+/// What one `open` offered: (headers, protocols).
+type OfferedOptions = (Vec<(String, String)>, Vec<String>);
 
 /// A transport whose connections move only when the test says so.
 #[derive(Debug, Default)]
@@ -35,9 +38,20 @@ pub(crate) struct Mock {
     current: Option<(u32, Scripted)>,
     fail_open: Option<OpenFailure>,
     backpressure: bool,
+    /// `send_binary` fails with `TooLarge` (a transport limit).
+    too_large: bool,
     sent: Vec<(u32, String)>,
+    sent_binary: Vec<(u32, Vec<u8>)>,
     pings: Vec<u32>,
     closes: Vec<u32>,
+    /// Every close: (id, code, reason).
+    close_frames: Vec<(u32, u16, String)>,
+    /// Every open: (headers, protocols).
+    options: Vec<OfferedOptions>,
+    /// Every set_keepalive: (id, interval ms, timeout ms).
+    keepalives: Vec<(u32, u64, u64)>,
+    /// The subprotocol `connect` reports.
+    protocol: Option<String>,
 }
 
 impl Mock {
@@ -47,7 +61,8 @@ impl Mock {
     /// The handshake of `id` completes.
     fn connect(&mut self, id: u32) {
         self.conns.get_mut(&id).unwrap().state = State::Open;
-        self.queue.push_back((id, Scripted::Connected));
+        let p = self.protocol.clone();
+        self.queue.push_back((id, Scripted::Connected(p)));
     }
     /// `id` ends with `reason`.
     fn end(&mut self, id: u32, reason: Disconnect<'static>) {
@@ -57,6 +72,9 @@ impl Mock {
     fn text(&mut self, id: u32, text: &str) {
         self.queue.push_back((id, Scripted::Text(text.into())));
     }
+    pub(crate) fn binary(&mut self, id: u32, data: &[u8]) {
+        self.queue.push_back((id, Scripted::Binary(data.into())));
+    }
 }
 
 impl Transport for Mock {
@@ -65,10 +83,18 @@ impl Transport for Mock {
     fn open_with(
         &mut self,
         url: &str,
-        _options: &ws_proto::HandshakeOptions<'_>,
+        options: &ws_proto::HandshakeOptions<'_>,
         now: Instant,
     ) -> Result<u32, OpenFailure> {
         self.opens.push((url.into(), now.millis()));
+        self.options.push((
+            options
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).into(), (*v).into()))
+                .collect(),
+            options.protocols.iter().map(|p| (*p).into()).collect(),
+        ));
         if let Some(e) = self.fail_open {
             return Err(e);
         }
@@ -101,11 +127,22 @@ impl Transport for Mock {
         Ok(())
     }
 
-    fn send_binary(&mut self, id: u32, _data: &[u8]) -> Result<(), CommandFailure> {
-        self.conns
+    fn send_binary(&mut self, id: u32, data: &[u8]) -> Result<(), CommandFailure> {
+        let c = self
+            .conns
             .get(&id)
-            .ok_or(CommandFailure::UnknownConnection)
-            .map(|_| ())
+            .ok_or(CommandFailure::UnknownConnection)?;
+        if c.state != State::Open {
+            return Err(CommandFailure::Send(SendError::NotOpen));
+        }
+        if self.too_large {
+            return Err(CommandFailure::Send(SendError::TooLarge));
+        }
+        if self.backpressure {
+            return Err(CommandFailure::Send(SendError::Backpressure));
+        }
+        self.sent_binary.push((id, data.into()));
+        Ok(())
     }
 
     fn ping(&mut self, id: u32, _payload: &[u8]) -> Result<(), CommandFailure> {
@@ -120,16 +157,17 @@ impl Transport for Mock {
         Ok(())
     }
 
-    fn close(&mut self, id: u32, _now: Instant, code: u16, _r: &str) -> Result<(), CommandFailure> {
-        assert_eq!(code, 1000);
+    fn close(&mut self, id: u32, _now: Instant, code: u16, r: &str) -> Result<(), CommandFailure> {
         let c = self
             .conns
             .get_mut(&id)
             .ok_or(CommandFailure::UnknownConnection)?;
         self.closes.push(id);
+        self.close_frames.push((id, code, r.into()));
+        // The server echoes the code (the reason is not kept by the mock).
         let reason = match c.state {
             State::Open => Disconnect::Clean(CloseFrame {
-                code: Some(1000),
+                code: Some(code),
                 reason: "",
             }),
             _ => Disconnect::Local,
@@ -146,11 +184,12 @@ impl Transport for Mock {
         timeout: u64,
         now: Instant,
     ) -> Result<(), CommandFailure> {
-        let _ = (interval, timeout, now);
+        let _ = now;
         self.conns
             .get(&id)
-            .map(|_| ())
-            .ok_or(CommandFailure::UnknownConnection)
+            .ok_or(CommandFailure::UnknownConnection)?;
+        self.keepalives.push((id, interval, timeout));
+        Ok(())
     }
 
     fn state(&self, id: u32) -> Option<State> {
@@ -166,7 +205,9 @@ impl Transport for Mock {
         Some((
             *id,
             match ev {
-                Scripted::Connected => SessionEvent::Connected { protocol: None },
+                Scripted::Connected(p) => SessionEvent::Connected {
+                    protocol: p.as_deref(),
+                },
                 Scripted::Text(t) => SessionEvent::Message(Message::Text(t)),
                 Scripted::Binary(b) => SessionEvent::Message(Message::Binary(b)),
                 Scripted::Closed(d) => SessionEvent::Closed(*d),
@@ -180,6 +221,7 @@ impl Transport for Mock {
 pub(crate) enum V {
     I(i32),
     S(String),
+    B(Vec<u8>),
 }
 
 /// A VM with four declared event types, recording what it receives.
@@ -194,6 +236,10 @@ const WS_DISCONNECTED: EventType = 2;
 const WS_MESSAGE: EventType = 3;
 const WS_CONN_MESSAGE: EventType = 4;
 const OTHER: EventType = 5; // event Other { value: i32 }
+const WS_BYTES: EventType = 6; // { message: bytes }
+const WS_CONN_BYTES: EventType = 7; // { conn: i32, message: bytes }
+const WS_CLOSED: EventType = 8; // { conn: i32, code: i32, reason: string }
+const WS_PROTOCOL: EventType = 9; // { conn: i32, protocol: string }
 
 impl Host for Vm {
     fn signature_hash(&self, event_type: EventType) -> Option<u32> {
@@ -202,6 +248,14 @@ impl Host for Vm {
             WS_MESSAGE => Some(signature_hash(&[("message", "string")])),
             WS_CONN_MESSAGE => Some(signature_hash(&[("conn", "i32"), ("message", "string")])),
             OTHER => Some(signature_hash(&[("value", "i32")])),
+            WS_BYTES => Some(signature_hash(&[("message", "bytes")])),
+            WS_CONN_BYTES => Some(signature_hash(&[("conn", "i32"), ("message", "bytes")])),
+            WS_CLOSED => Some(signature_hash(&[
+                ("conn", "i32"),
+                ("code", "i32"),
+                ("reason", "string"),
+            ])),
+            WS_PROTOCOL => Some(signature_hash(&[("conn", "i32"), ("protocol", "string")])),
             _ => None,
         }
     }
@@ -211,6 +265,7 @@ impl Host for Vm {
             .map(|f| match f {
                 Value::I32(i) => V::I(*i),
                 Value::Str(s) => V::S((*s).into()),
+                Value::Bytes(b) => V::B(b.to_vec()),
             })
             .collect();
         self.events.push((event_type, fields));
@@ -591,13 +646,9 @@ fn reconnect_default_is_one_second() {
     // An empty schedule restores the default.
     let (_, _, opens) = attempts_after_drop(Some(&[]), 2);
     assert_eq!(opens, vec![1100, 2100]);
-    // Zero delays retry on the next tick.
+    // A zero delay is the 100 ms minimum, never a spin.
     let (_, _, opens) = attempts_after_drop(Some(&[0]), 2);
-    assert_eq!(
-        opens,
-        vec![100, 100, 100],
-        "each failure starts the next at once"
-    );
+    assert_eq!(opens, vec![200, 300], "0 s is taken as MIN_DELAY_MS");
 }
 
 #[test]
@@ -785,3 +836,5 @@ fn reconnect_refused_by_the_transport_is_a_failed_attempt() {
         .iter()
         .any(|d| d.contains("reconnect of") && d.contains("network not ready")));
 }
+
+mod ext;

@@ -1,0 +1,369 @@
+//! [`AsyncClient`]: a [`ws_proto::Driver`] executed over
+//! `embedded-io-async` streams from an `embedded-nal-async` connector
+//! ([`TcpConnect`]) and resolver ([`Dns`]): embassy-net's `TcpClient` and
+//! `DnsSocket` as they are, on esp-hal or any other async stack.
+//!
+//! ```text
+//!   Resolve  ─► dns.get_host_by_name(host).await
+//!   Connect  ─► connector.connect(addr).await      (the stream is kept in the slot)
+//!   Read     ─► stream.read(buf), polled once: Pending is WouldBlock, the waker stays registered
+//!   Write    ─► stream.write(bytes), polled once, likewise
+//!   Shutdown ─► nothing (no half-close in embedded-io-async; the linger time bounds it)
+//!   Close    ─► the stream is dropped
+//! ```
+//!
+//! Reads and writes never wait: each is polled once with the caller's task
+//! context, so a socket that cannot move bytes registers the task's waker
+//! and the next [`AsyncClient::wait`] wakes when it can. DNS and TCP connect
+//! are awaited where the driver asks for them (bounded by the stack's own
+//! timeouts; a caller that cancels [`AsyncClient::poll`] loses nothing: the
+//! driver asks again, and its connect deadline still holds).
+//!
+//! One task drives it, with `now` from its clock (embassy-time):
+//!
+//! ```text
+//!   loop {
+//!       while let Some((id, event)) = client.poll(now()).await { handle it; send }
+//!       select(client.wait(now()), Timer::at(client.driver().poll_timeout())).await;
+//!   }
+//! ```
+
+use core::future::{poll_fn, Future};
+use core::net::SocketAddr;
+use core::pin::pin;
+use core::task::{Context, Poll};
+
+use embedded_io_async::{Error as _, ErrorKind, Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use ws_proto::driver::{Action, ConnectOutcome, Io, Resolution, Slot, Storage};
+use ws_proto::{
+    CommandError, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError, OpenError,
+    Random, SessionEvent,
+};
+
+use crate::config::{ClientConfig, Sizes};
+
+/// How many actions one turn executes before handing out events again.
+const ACTIONS_PER_TURN: usize = 64;
+
+/// The driver of an [`AsyncClient`] with its `CONNS` slots.
+pub type AsyncDriver<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> =
+    Driver<R, [u8; TX], [u8; RX], [u8; MSG], [Slot<R, [u8; TX], [u8; RX], [u8; MSG]>; CONNS]>;
+
+/// The WebSocket client over an async stack: `CONNS` connections made by
+/// the connector `C` (names resolved by `D`), random source `R`.
+///
+/// Sizes per connection as for [`crate::EspClient`]: `RX` receive buffer,
+/// `TX` outbound queue, `MSG` assembler (0 with `streaming`). `R` is cloned
+/// into each connection: use a handle whose clones draw independent bytes
+/// (the ESP32 hardware RNG).
+///
+/// With embassy-net (`C = TcpClient<'_, 2>`, `D = DnsSocket<'_>`):
+///
+/// ```ignore
+/// let mut client: AsyncClient<'_, _, _, Rng, 2, 1024, 1024, 1024> =
+///     AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default());
+/// let now = || ws_proto::Instant::from_millis(embassy_time::Instant::now().as_millis());
+/// let id = client.open("ws://192.168.1.10:8080/", &HandshakeOptions::default(), now())?;
+/// loop {
+///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
+///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
+///     select(client.wait(now()), Timer::at(embassy_time::Instant::from_millis(at))).await;
+/// }
+/// ```
+pub struct AsyncClient<
+    'a,
+    C,
+    D,
+    R,
+    const CONNS: usize,
+    const RX: usize,
+    const TX: usize,
+    const MSG: usize,
+> where
+    C: TcpConnect,
+{
+    connector: &'a C,
+    dns: &'a D,
+    rng: R,
+    driver: AsyncDriver<R, CONNS, RX, TX, MSG>,
+    /// The stream of each slot, with the id it belongs to.
+    streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
+}
+
+impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
+where
+    C: TcpConnect + 'a,
+    D: Dns,
+    R: Random + Clone,
+{
+    /// A client that connects with `connector` and resolves with `dns`.
+    pub fn new(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig) -> Self {
+        let () = Sizes::<CONNS, RX, TX>::OK;
+        AsyncClient {
+            connector,
+            dns,
+            rng,
+            driver: Driver::new(core::array::from_fn(|_| Slot::new()), config.driver()),
+            streams: core::array::from_fn(|_| None),
+        }
+    }
+
+    /// Starts a connection to `url`, offering `options` in the handshake
+    /// (`&HandshakeOptions::default()` for none), and returns at once;
+    /// [`poll`](Self::poll) resolves, connects and reports `Connected` or
+    /// `Closed`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: a bad URL (`wss://` is `UrlError::TlsUnsupported`),
+    /// the network down, every slot live, a request that does not fit `TX`
+    /// or a bad header. Nothing is kept.
+    pub fn open(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+    ) -> Result<ConnId, OpenError> {
+        let rng = self.rng.clone();
+        self.driver.open(url, options, now, || Storage {
+            rng,
+            tx: [0; TX],
+            rx: [0; RX],
+            assembler: [0; MSG],
+        })
+    }
+
+    /// The connection `id`, for commands: `send_text`, `send_binary`,
+    /// `ping`, `close`, `set_keepalive` queue their frames and the next
+    /// [`poll`](Self::poll) writes them. `SendError::Backpressure` means:
+    /// poll, then retry.
+    ///
+    /// # Errors
+    ///
+    /// [`CommandError::UnknownConnection`] once its `Closed` was delivered.
+    pub fn connection(&mut self, id: ConnId) -> Result<&mut Connection<R, [u8; TX]>, CommandError> {
+        self.driver.connection(id)
+    }
+
+    /// The driver, to read: `state(id)`, `connection_count()`,
+    /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
+    /// again at the latest).
+    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG> {
+        &self.driver
+    }
+
+    /// Whether the network is up (embassy: `stack.is_config_up()`). While it
+    /// is down `open` is refused; live connections end with `NetworkDown`.
+    pub fn set_network(&mut self, up: bool) {
+        self.driver.set_network(up);
+    }
+
+    /// Runs one turn (DNS and connects awaited; reads and writes tried once;
+    /// the timers due at `now`) and returns the next event. Call it until
+    /// `None`, then [`wait`](Self::wait). After `Closed` the id is dead; its
+    /// stream lingers to flush the close frame, then is dropped.
+    pub async fn poll(&mut self, now: Instant) -> Option<(ConnId, SessionEvent<'_>)> {
+        self.driver.handle_ready_all();
+        if self.turn(now).await {
+            self.driver.handle_timeout(now);
+            self.turn(now).await;
+        }
+        self.driver.poll_event(now)
+    }
+
+    /// Waits until a stream moved bytes (read into the receive buffer, or
+    /// written) or the driver asks to resolve or connect: then
+    /// [`poll`](Self::poll) has something to do. Cancel-safe: race it with
+    /// a timer for the driver's `poll_timeout()`.
+    pub async fn wait(&mut self, now: Instant) {
+        poll_fn(|cx| {
+            self.driver.handle_ready_all();
+            if self.try_io(now, cx) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Executes actions, awaiting DNS and connects; `false` when the budget
+    /// ran out.
+    async fn turn(&mut self, now: Instant) -> bool {
+        let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        for _ in 0..ACTIONS_PER_TURN {
+            let Some(action) = self.driver.poll_action(now) else {
+                return true;
+            };
+            let id = action.id();
+            let slot = &mut self.streams[id.slot()];
+            match action {
+                Action::Resolve { host, .. } => {
+                    let r = resolve(self.dns, host).await;
+                    self.driver.handle_resolved(id, r);
+                }
+                Action::Connect { addr, .. } => {
+                    let outcome = connect(self.connector, slot, id, addr).await;
+                    self.driver.handle_connect(id, outcome, now);
+                }
+                other => {
+                    let done = try_once(slot, other, &mut Context::from_waker(&waker));
+                    report(&mut self.driver, id, done);
+                }
+            }
+        }
+        false
+    }
+
+    /// Tries every read and write the driver asks for once; `true` when
+    /// one moved bytes or the driver needs `poll` (resolve, connect).
+    fn try_io(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
+        for _ in 0..ACTIONS_PER_TURN {
+            let Some(action) = self.driver.poll_action(now) else {
+                return false;
+            };
+            let id = action.id();
+            if matches!(action, Action::Resolve { .. } | Action::Connect { .. }) {
+                return true;
+            }
+            let done = try_once(&mut self.streams[id.slot()], action, cx);
+            let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
+            report(&mut self.driver, id, done);
+            if moved {
+                return true;
+            }
+        }
+        true
+    }
+}
+
+impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
+where
+    C: TcpConnect + 'a,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsyncClient")
+            .field("conns", &CONNS)
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .field("msg", &MSG)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one read, write, shutdown or close did.
+enum Done {
+    Read(Io),
+    Write(Io),
+    Other,
+}
+
+/// Hands the result of [`try_once`] to the driver.
+fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG>,
+    id: ConnId,
+    done: Done,
+) where
+    R: Random,
+{
+    match done {
+        Done::Read(io) => driver.handle_read(id, io),
+        Done::Write(io) => driver.handle_write(id, io),
+        Done::Other => {}
+    }
+}
+
+/// One DNS query.
+async fn resolve<D: Dns>(dns: &D, host: &str) -> Resolution {
+    match dns.get_host_by_name(host, AddrType::Either).await {
+        Ok(ip) => Resolution::Found(ip),
+        Err(_) => Resolution::Failed(LinkError::NameNotFound),
+    }
+}
+
+/// One TCP connect; the stream is kept in `slot` (a stream left by another
+/// id is dropped first).
+async fn connect<'a, C: TcpConnect>(
+    connector: &'a C,
+    slot: &mut Option<(ConnId, C::Connection<'a>)>,
+    id: ConnId,
+    addr: SocketAddr,
+) -> ConnectOutcome {
+    *slot = None;
+    match connector.connect(addr).await {
+        Ok(stream) => {
+            *slot = Some((id, stream));
+            ConnectOutcome::Connected
+        }
+        Err(e) => ConnectOutcome::Failed {
+            error: match e.kind() {
+                ErrorKind::ConnectionRefused => LinkError::Refused,
+                ErrorKind::TimedOut => LinkError::ConnectTimeout,
+                _ => LinkError::Io,
+            },
+            next: None,
+        },
+    }
+}
+
+/// Executes a read, write, shutdown or close on the stream of its id,
+/// polling a read or write once: `Pending` is `WouldBlock`, and the waker
+/// in `cx` is registered with the stream.
+fn try_once<S: Read + Write>(
+    slot: &mut Option<(ConnId, S)>,
+    action: Action<'_>,
+    cx: &mut Context<'_>,
+) -> Done {
+    let id = action.id();
+    let stream = match slot {
+        Some((owner, s)) if *owner == id => Some(s),
+        _ => None,
+    };
+    match (action, stream) {
+        (Action::Read { buf, .. }, Some(s)) => Done::Read(match poll_once(s.read(buf), cx) {
+            None => Io::WouldBlock,
+            Some(Ok(0)) => Io::Eof,
+            Some(Ok(n)) => Io::Done(n),
+            Some(Err(e)) => Io::Failed(link_error(e.kind())),
+        }),
+        (Action::Write { bytes, .. }, Some(s)) => {
+            Done::Write(match poll_once(s.write(bytes), cx) {
+                None => Io::WouldBlock,
+                Some(Ok(0)) => Io::Failed(LinkError::Reset),
+                Some(Ok(n)) => Io::Done(n),
+                Some(Err(e)) => Io::Failed(link_error(e.kind())),
+            })
+        }
+        (Action::Read { .. }, None) => Done::Read(Io::Failed(LinkError::Io)),
+        (Action::Write { .. }, None) => Done::Write(Io::Failed(LinkError::Io)),
+        (Action::Close { .. }, Some(_)) => {
+            *slot = None;
+            Done::Other
+        }
+        // No half-close in embedded-io-async: the linger deadline bounds it.
+        _ => Done::Other,
+    }
+}
+
+/// Polls `f` once.
+fn poll_once<F: Future>(f: F, cx: &mut Context<'_>) -> Option<F::Output> {
+    match pin!(f).poll(cx) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+/// Names a stream error the way every transport does.
+fn link_error(kind: ErrorKind) -> LinkError {
+    match kind {
+        ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe
+        | ErrorKind::NotConnected
+        | ErrorKind::TimedOut => LinkError::Reset,
+        _ => LinkError::Io,
+    }
+}
