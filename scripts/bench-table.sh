@@ -43,9 +43,10 @@ res, tp, med = {}, {}, {}
 for path in glob.glob(os.path.join(out, "*.tsv")):
     with open(path) as f:
         for line in f:
-            g, row, ns, kind, amount, median = line.rstrip("\n").split("\t")
+            f = line.rstrip("\n").split("\t")
+            g, row, ns, kind, amount = f[:5]
             res[(g, row)] = float(ns)
-            med[(g, row)] = float(median)
+            med[(g, row)] = float(f[5]) if len(f) > 5 else float(ns)
             tp[g] = (kind, int(amount))
 
 def rate(g, row):
@@ -103,6 +104,68 @@ if os.path.exists(when):
 print()
 for (g, row), t in sorted(res.items()):
     print("  %-16s %-26s %12.1f ns (median %12.1f)  %s" % (g, row, t, med[(g, row)], rate(g, row)))
+
+# The issue's rows: each target, met or its measured gap.
+def target_row(what, g, ours, peers, goal_note, anchor=None):
+    t = res.get((g, ours))
+    if t is None:
+        return
+    parts = []
+    worst = None
+    for key, name in peers:
+        r = ratio(g, ours, key)
+        if r is not None:
+            parts.append("%s %.2fx" % (name, r))
+            worst = r if worst is None else min(worst, r)
+    if anchor:
+        r = ratio(g, ours, anchor[0])
+        if r is not None:
+            parts.append("%s %.2fx" % (anchor[1], r))
+            worst = r if worst is None else min(worst, r)
+    status = "-" if worst is None else ("met" if worst >= 1.0 else "gap: %.0f%% behind" % ((1 / worst - 1) * 100))
+    print("| %s | %s | %s | %s |" % (what, ", ".join(parts), goal_note, status))
+
+ALLPEERS = [("embedded_websocket", "embedded-ws"), ("fastwebsockets_frame", "fws Frame"),
+            ("fastwebsockets", "fastwebsockets"), ("tokio_websockets", "tokio-ws"), ("tungstenite", "tungstenite")]
+print()
+print("| issue row (the std Client's path) | ours vs each (time ratio) | goal | status |")
+print("|---|---|---|---|")
+target_row("send 16 B text, MaskRandom + default queue", "encode_16B", "ws_proto_client", ALLPEERS, ">= 1.0x every peer")
+target_row("encode 64 KiB, MaskRandom + default queue", "encode_64KiB", "ws_proto_client",
+           [("fastwebsockets_frame", "fws Frame (in place)"), ("fastwebsockets", "fastwebsockets"), ("tokio_websockets", "tokio-ws")],
+           ">= 1.0x the anchor and the peers", ("anchor_u64_xor", "u64 XOR copy"))
+for row, what in [("ws_proto_session", "defaults"), ("ws_proto_session_tuned", "256 KiB receive buffer")]:
+    target_row("decode 16 B text through Session, " + what, "decode_text16", row, ALLPEERS, ">= 1.0x every peer")
+    target_row("decode 64 KiB binary through Session, " + what, "decode_bin64k", row, ALLPEERS, ">= 1.0x every peer")
+target_row("echo ping-pong 32 B", "echo_pingpong", "ws_proto", [("tungstenite", "tungstenite blocking")], ">= 1.0x tungstenite")
+target_row("echo pipelined 32 B", "echo_pipelined", "ws_proto", [("tungstenite", "tungstenite")], ">= 1.0x tungstenite")
+
+icount = os.path.join(out, "icount.txt")
+if os.path.exists(icount):
+    ic = {}
+    for line in open(icount):
+        p = line.split()
+        if len(p) >= 2 and p[1].isdigit():
+            ic[p[0]] = int(p[1])
+    for ours, peer, what in [("session_text_16", "ews_recv_text_16", "decode 16 B text through Session (instructions)"),
+                             ("client_send_text_16", "ews_send_text_16", "send 16 B text, MaskRandom (instructions)")]:
+        if ours in ic and peer in ic:
+            st = "met" if ic[ours] <= ic[peer] else "gap: %d more" % (ic[ours] - ic[peer])
+            print("| %s | %d vs embedded-ws %d | fewer than embedded-ws | %s |" % (what, ic[ours], ic[peer], st))
+
+allocs = os.path.join(out, "alloc.txt")
+if os.path.exists(allocs):
+    for line in open(allocs):
+        if line.startswith("alloc ws-proto Client storage"):
+            n = float(line.split()[5])
+            print("| allocations per message, Client storage (%s) | %.2f | 0 | %s |" % (line.split()[4], n, "met" if n == 0 else "gap"))
+mem = os.path.join(out, "memory.txt")
+if os.path.exists(mem):
+    for line in open(mem):
+        p = line.split()
+        if line.startswith("memory ws-transport-std Client ") and "idle" in p:
+            idle = int(p[p.index("idle") + 1])
+            print("| heap per idle connection (defaults) | %d B | <= 16384 B | %s |" % (idle, "met" if idle <= 16384 else "gap"))
 
 for name, title in [("alloc.txt", "heap allocations per message in steady state (counting global allocator):"),
                     ("memory.txt", "heap bytes held per connection (counting global allocator, server in a child process):")]:

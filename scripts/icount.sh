@@ -15,8 +15,10 @@ ir() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "$1" "$2" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
+# Also kept in $TARGET/ws-bench/icount.txt, which scripts/bench-table.sh reads.
+mkdir -p "$TARGET/ws-bench"
 for c in "${CASES[@]}"; do
   base=$(ir "$c" 0)
   full=$(ir "$c" "$N")
   echo "$c $(( (full - base) / N )) instructions/op"
-done
+done | tee "$TARGET/ws-bench/icount.txt"
