@@ -277,7 +277,15 @@ where
             return &mut [];
         }
         let want = core::mem::take(&mut self.want);
-        if want > 0 && !make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
+        if want > 0 {
+            if make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
+                // Read only the rest of the held frame: once it is out, the
+                // buffer is empty and the next read starts at its front
+                // (reading past it made the next large frame straddle the
+                // end, and its start moved to the front: a second copy).
+                let (end, stop) = (self.end, self.start + want);
+                return &mut self.rx.as_mut()[end..stop];
+            }
             // No memory to hold the frame whole: it comes in pieces.
             self.checked = NO_HOLD;
         }
