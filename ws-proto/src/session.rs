@@ -13,7 +13,10 @@
 //!
 //! The session keeps unconsumed bytes between reads (the contract of
 //! [`Connection::recv`]), joins fragmented messages in bounded storage (or
-//! streams them as pieces, if built with [`Session::streaming`]), and reports
+//! streams them as pieces, if built with [`Session::streaming`]), holds back
+//! a single-frame message that is only partly read when the receive buffer
+//! can take it whole (storage that grows grows for it, up to its limit), so
+//! that it comes borrowed from the buffer, copied once, and reports
 //! the end of the connection exactly once as [`SessionEvent::Closed`]. An end
 //! of stream or a link failure is recorded, and reported only after the
 //! events of every byte received before it. Transport failures that happen
