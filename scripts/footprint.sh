@@ -4,6 +4,8 @@
 # riscv32imc-unknown-none-elf (ESP32-C3 class) at opt-level "z" with LTO, then prints
 # their flash (.text + .rodata) and the RAM of one connection (state + buffers).
 # Goal (a target, not a test): flash <= 11 KiB, connection state <= 64 bytes + buffers.
+# Then the worst stack depth below each call of the client program (`-Z emit-stack-sizes`,
+# nightly with rust-src; scripts/stack_depth.py walks the call graph); goal <= 2 KiB.
 # Usage: scripts/footprint.sh     (needs: rustup target add riscv32imc-unknown-none-elf)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,15 +24,16 @@ size_of() { sections "$1" | awk -v s="$2" '$1 == s { n += $2 } END { print n + 0
 symbol() { readelf -sW "$bin/client" | awk -v s="$1" '$8 == s { print $3 }'; }
 
 echo "flash at opt-level z, $target (.text + .rodata; .srodata/.data included when present):"
-for prog in proto client; do
+for prog in proto client async_client; do
   f="$bin/$prog"
   text=$(size_of "$f" .text)
   ro=$(( $(size_of "$f" .rodata) + $(size_of "$f" .srodata) + $(size_of "$f" .data) + $(size_of "$f" .sdata) ))
   case $prog in
     proto) what="ws-proto Session alone (handshake + validation, send, decode)" ;;
     client) what="EspClient over embedded-nal (+ DNS, connect, slots)" ;;
+    async_client) what="AsyncClient over embedded-io-async + embedded-nal-async" ;;
   esac
-  printf '  %-7s %6d bytes = .text %d + .rodata %d   %s\n' "$prog" $((text + ro)) "$text" "$ro" "$what"
+  printf '  %-12s %6d bytes = .text %d + .rodata %d   %s\n' "$prog" $((text + ro)) "$text" "$ro" "$what"
 done
 flash=$(( $(size_of "$bin/client" .text) + $(size_of "$bin/client" .rodata) + $(size_of "$bin/client" .srodata) ))
 echo "  goal: <= 11264 bytes (11 KiB) for full validation: client is $((flash - 11264)) bytes over (negative = under)"
@@ -47,6 +50,8 @@ printf '    ws_proto::Session     %5d = %d state + %d buffers (RX, TX, MSG)\n' "
 printf '    ws_proto::Connection  %5d = %d state + 1024 buffer (TX)\n' "$conn" $((conn - 1024))
 printf '    driver slot (link, address, deadline, readiness, generation) + socket (%d bytes) %d\n' "$sock" $((slot - session))
 printf '  client, 2 slots %5d bytes\n' "$client"
+printf '  client program statics: .bss %d bytes (the 2 slots new_in takes: empty slots are zero bytes), .data %d\n' \
+  "$(size_of "$bin/client" .bss)" $(( $(size_of "$bin/client" .data) + $(size_of "$bin/client" .sdata) ))
 echo "  goal: state <= 64 bytes + buffers: $(( slot - buffers - 64 )) bytes over (negative = under)"
 
 # The pieces under ws-proto, weighed alone in the probe program (functions + tables).
@@ -55,3 +60,19 @@ echo "pieces (probe program), bytes of flash:"
 printf '  httparse response parser (32 headers)   %5d\n' "$(weigh 'httparse')"
 printf '  SHA-1, sha1_smol (used now)             %5d\n' "$(weigh 'sha1_smol')"
 printf '  base64 crate encode (used now)          %5d\n' "$(weigh '^probe_base64$|_ZN6base64')"
+
+# Stack: the same programs built by nightly with `-Z emit-stack-sizes` (core from
+# rust-src), each frame plus the deepest chain of calls below it.
+if cargo +nightly --version >/dev/null 2>&1; then
+  stack_out="${CARGO_TARGET_DIR:-$PWD/target}/footprint-stack"
+  (cd ws-transport-esp/footprint && CARGO_TARGET_DIR="$stack_out" \
+    RUSTFLAGS="-Z emit-stack-sizes -C force-unwind-tables=no" \
+    cargo +nightly build --quiet --release --target "$target" -Zbuild-std=core)
+  sbin="$stack_out/$target/release"
+  echo "stack, worst path below each call (bytes; goal <= 2048), $target:"
+  python3 scripts/stack_depth.py "$sbin/client" stack_new stack_new_in stack_open stack_poll stack_send
+  python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start         /proto, whole /'
+  python3 scripts/stack_depth.py "$sbin/async_client" _start | sed 's/_start         /async, whole /'
+else
+  echo "stack: skipped (no nightly toolchain for -Z emit-stack-sizes)"
+fi

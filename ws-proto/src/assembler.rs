@@ -58,6 +58,9 @@ pub struct Assembler<S> {
 
 impl<S: Buffer> Assembler<S> {
     /// An empty assembler over `buf`.
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub fn new(buf: S) -> Self {
         Assembler {
             buf,

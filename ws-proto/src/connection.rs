@@ -286,6 +286,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     /// or is smaller than the control reserve plus the request;
     /// [`SendError::InvalidHeader`] for a bad subprotocol or header in `opts`;
     /// [`SendError::Random`] when `rng` fails.
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub fn new(
         mut rng: R,
         tx_storage: S,

@@ -62,6 +62,9 @@ pub(crate) struct TxQueue<S> {
 }
 
 impl<S: Buffer> TxQueue<S> {
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub(crate) fn new(buf: S) -> Self {
         TxQueue {
             buf,

@@ -201,6 +201,9 @@ where
     ///
     /// [`SessionConfigError`] when `rx` is below [`MIN_RECV_BUFFER`] or
     /// `assembler` is smaller than the connection's `max_message_size`.
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub fn new(conn: Connection<R, TX>, rx: RX, assembler: A) -> Result<Self, SessionConfigError> {
         if (assembler.limit() as u64) < conn.max_message_size() {
             return Err(SessionConfigError::AssemblerTooSmall);
@@ -214,6 +217,9 @@ where
     /// # Errors
     ///
     /// [`SessionConfigError::RecvBufferTooSmall`].
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     pub fn streaming(
         conn: Connection<R, TX>,
         rx: RX,
@@ -222,6 +228,9 @@ where
         Self::build(conn, rx, assembler, true)
     }
 
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     fn build(
         conn: Connection<R, TX>,
         rx: RX,

@@ -41,14 +41,21 @@ use ws_proto::{
     Random, SessionEvent,
 };
 
+use crate::client::EspSlot;
 use crate::config::{ClientConfig, Sizes};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
 
-/// The driver of an [`AsyncClient`] with its `CONNS` slots.
-pub type AsyncDriver<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> =
-    Driver<R, [u8; TX], [u8; RX], [u8; MSG], [Slot<R, [u8; TX], [u8; RX], [u8; MSG]>; CONNS]>;
+/// The driver of an [`AsyncClient`] over its slots `S`.
+pub type AsyncDriver<
+    R,
+    const CONNS: usize,
+    const RX: usize,
+    const TX: usize,
+    const MSG: usize,
+    S = [EspSlot<R, RX, TX, MSG>; CONNS],
+> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>;
 
 /// The WebSocket client over an async stack: `CONNS` connections made by
 /// the connector `C` (names resolved by `D`), random source `R`.
@@ -64,7 +71,7 @@ pub type AsyncDriver<R, const CONNS: usize, const RX: usize, const TX: usize, co
 /// let mut client: AsyncClient<'_, _, _, Rng, 2, 1024, 1024, 1024> =
 ///     AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default());
 /// let now = || ws_proto::Instant::from_millis(embassy_time::Instant::now().as_millis());
-/// let id = client.open("ws://192.168.1.10:8080/", &HandshakeOptions::default(), now())?;
+/// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
 ///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
 ///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
@@ -80,13 +87,14 @@ pub struct AsyncClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
+    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     C: TcpConnect,
 {
     connector: &'a C,
     dns: &'a D,
     rng: R,
-    driver: AsyncDriver<R, CONNS, RX, TX, MSG>,
+    driver: AsyncDriver<R, CONNS, RX, TX, MSG, S>,
     /// The stream of each slot, with the id it belongs to.
     streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
 }
@@ -98,20 +106,57 @@ where
     D: Dns,
     R: Random + Clone,
 {
-    /// A client that connects with `connector` and resolves with `dns`.
+    /// A client that connects with `connector` and resolves with `dns`,
+    /// holding its slots (built by value; see [`new_in`](AsyncClient::new_in)).
     pub fn new(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig) -> Self {
+        let slots = core::array::from_fn(|_| Slot::new());
+        AsyncClient::over(connector, dns, rng, config, slots)
+    }
+}
+
+impl<'a, 's, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, &'s mut [EspSlot<R, RX, TX, MSG>; CONNS]>
+where
+    C: TcpConnect + 'a,
+    D: Dns,
+    R: Random + Clone,
+{
+    /// As [`new`](AsyncClient::new), over the caller's `slots` (a `static`
+    /// of `Slot::new()`s is `.bss`): nothing large is built on the stack.
+    pub fn new_in(
+        connector: &'a C,
+        dns: &'a D,
+        rng: R,
+        config: ClientConfig,
+        slots: &'s mut [EspSlot<R, RX, TX, MSG>; CONNS],
+    ) -> Self {
+        AsyncClient::over(connector, dns, rng, config, slots)
+    }
+}
+
+impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
+where
+    C: TcpConnect + 'a,
+    D: Dns,
+    R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
+{
+    fn over(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
+        let streams = core::array::from_fn(|_| None);
+        let driver = Driver::new(slots, config.driver());
         AsyncClient {
             connector,
             dns,
             rng,
-            driver: Driver::new(core::array::from_fn(|_| Slot::new()), config.driver()),
-            streams: core::array::from_fn(|_| None),
+            driver,
+            streams,
         }
     }
 
-    /// Starts a connection to `url`, offering `options` in the handshake
-    /// (`&HandshakeOptions::default()` for none), and returns at once;
+    /// Starts a connection to `url`, offering `options` (subprotocols,
+    /// extra headers; `None` for none) in the handshake, and returns at once;
     /// [`poll`](Self::poll) resolves, connects and reports `Connected` or
     /// `Closed`.
     ///
@@ -123,16 +168,18 @@ where
     pub fn open(
         &mut self,
         url: &str,
-        options: &HandshakeOptions<'_>,
+        options: Option<&HandshakeOptions<'_>>,
         now: Instant,
     ) -> Result<ConnId, OpenError> {
         let rng = self.rng.clone();
-        self.driver.open(url, options, now, || Storage {
-            rng,
-            tx: [0; TX],
-            rx: [0; RX],
-            assembler: [0; MSG],
-        })
+        let none = HandshakeOptions::default();
+        self.driver
+            .open(url, options.unwrap_or(&none), now, || Storage {
+                rng,
+                tx: [0; TX],
+                rx: [0; RX],
+                assembler: [0; MSG],
+            })
     }
 
     /// The connection `id`, for commands: `send_text`, `send_binary`,
@@ -150,7 +197,7 @@ where
     /// The driver, to read: `state(id)`, `connection_count()`,
     /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
     /// again at the latest).
-    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG> {
+    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG, S> {
         &self.driver
     }
 
@@ -210,7 +257,7 @@ where
                 }
                 other => {
                     let done = try_once(slot, other, &mut Context::from_waker(&waker));
-                    report(&mut self.driver, id, done);
+                    report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
         }
@@ -230,7 +277,7 @@ where
             }
             let done = try_once(&mut self.streams[id.slot()], action, cx);
             let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
-            report(&mut self.driver, id, done);
+            report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
                 return true;
             }
@@ -239,18 +286,13 @@ where
     }
 }
 
-impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
+impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
 where
     C: TcpConnect + 'a,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AsyncClient")
-            .field("conns", &CONNS)
-            .field("rx", &RX)
-            .field("tx", &TX)
-            .field("msg", &MSG)
-            .finish_non_exhaustive()
+        Sizes::<CONNS, RX, TX>::debug(f, "AsyncClient", MSG)
     }
 }
 
@@ -262,12 +304,13 @@ enum Done {
 }
 
 /// Hands the result of [`try_once`] to the driver.
-fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG>,
+fn report<R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG, S>,
     id: ConnId,
     done: Done,
 ) where
     R: Random,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     match done {
         Done::Read(io) => driver.handle_read(id, io),

@@ -18,13 +18,12 @@ use crate::nb;
 /// How many actions one pass executes before handing out events again.
 const ACTIONS_PER_PASS: usize = 256;
 
-/// One connection slot of the driver: a session over arrays.
-type EspSlot<R, const RX: usize, const TX: usize, const MSG: usize> =
+/// One connection slot of an [`EspClient`]: the driver's slot, with the
+/// session and its arrays. `[EspSlot; CONNS]` is what
+/// [`EspClient::new_in`] takes; `Slot::new()` is a `const fn`, so the array
+/// can be a `static` (built at compile time, not on the stack).
+pub type EspSlot<R, const RX: usize, const TX: usize, const MSG: usize> =
     Slot<R, [u8; TX], [u8; RX], [u8; MSG]>;
-
-/// The driver of an [`EspClient`].
-type Core<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> =
-    Driver<R, [u8; TX], [u8; RX], [u8; MSG], [EspSlot<R, RX, TX, MSG>; CONNS]>;
 
 /// The WebSocket client: `CONNS` connections over the stack `T`, with
 /// readiness check `N` and random source `R`.
@@ -64,13 +63,14 @@ pub struct EspClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
+    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     T: TcpClientStack + Dns,
 {
     stack: T,
     ready: N,
     rng: R,
-    driver: Core<R, CONNS, RX, TX, MSG>,
+    driver: Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>,
     /// The socket of each slot, with the id it belongs to.
     sockets: [nb::Entry<T::TcpSocket>; CONNS],
     /// The next `poll` serves the sockets (the turn's first call, after a
@@ -85,14 +85,52 @@ where
     N: NetworkReady,
     R: Random + Clone,
 {
-    /// A client over `stack`, with no connection yet.
+    /// A client over `stack`, with no connection yet, holding its slots
+    /// (about `CONNS * (RX + TX + MSG)` bytes): the value is built on the
+    /// stack and moved. Where the stack is small, use
+    /// [`new_in`](EspClient::new_in).
     pub fn new(stack: T, ready: N, rng: R, config: ClientConfig) -> Self {
+        let slots = core::array::from_fn(|_| Slot::new());
+        EspClient::with_slots(stack, ready, rng, config, slots)
+    }
+}
+
+impl<'a, T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    EspClient<T, N, R, CONNS, RX, TX, MSG, &'a mut [EspSlot<R, RX, TX, MSG>; CONNS]>
+where
+    T: TcpClientStack + Dns,
+    N: NetworkReady,
+    R: Random + Clone,
+{
+    /// A client whose slots (the sessions and their buffers) are the
+    /// caller's `slots`, e.g. a `static` of `[const { Slot::new() }; CONNS]`
+    /// (`static_cell::ConstStaticCell`): nothing large is built on the stack.
+    pub fn new_in(
+        stack: T,
+        ready: N,
+        rng: R,
+        config: ClientConfig,
+        slots: &'a mut [EspSlot<R, RX, TX, MSG>; CONNS],
+    ) -> Self {
+        EspClient::with_slots(stack, ready, rng, config, slots)
+    }
+}
+
+impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    EspClient<T, N, R, CONNS, RX, TX, MSG, S>
+where
+    T: TcpClientStack + Dns,
+    N: NetworkReady,
+    R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
+{
+    fn with_slots(stack: T, ready: N, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
         EspClient {
             stack,
             ready,
             rng,
-            driver: Driver::new(core::array::from_fn(|_| Slot::new()), config.driver()),
+            driver: Driver::new(slots, config.driver()),
             sockets: [const { None }; CONNS],
             fresh: true,
         }
@@ -138,8 +176,8 @@ where
 }
 
 /// Closes every socket still open (a stack has few of them).
-impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Drop
-    for EspClient<T, N, R, CONNS, RX, TX, MSG>
+impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Drop
+    for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
 where
     T: TcpClientStack + Dns,
 {
@@ -156,12 +194,13 @@ where
 /// after `open` returned). `open` refuses with [`OpenError::NetworkDown`]
 /// until the [`NetworkReady`] check passes; a request that does not fit `TX`
 /// is [`OpenError::Request`].
-impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Transport
-    for EspClient<T, N, R, CONNS, RX, TX, MSG>
+impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Transport
+    for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
 where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     fn open_with(
         &mut self,
@@ -244,18 +283,13 @@ where
     type Id = ConnId;
 }
 
-impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for EspClient<T, N, R, CONNS, RX, TX, MSG>
+impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
 where
     T: TcpClientStack + Dns,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EspClient")
-            .field("conns", &CONNS)
-            .field("rx", &RX)
-            .field("tx", &TX)
-            .field("msg", &MSG)
-            .finish_non_exhaustive()
+        Sizes::<CONNS, RX, TX>::debug(f, "EspClient", MSG)
     }
 }
 

@@ -87,4 +87,18 @@ impl<const CONNS: usize, const RX: usize, const TX: usize> Sizes<CONNS, RX, TX> 
             "TX must hold the control reserve (262) plus a handshake request"
         );
     };
+
+    /// A client's `Debug`: its name and sizes.
+    pub(crate) fn debug(
+        f: &mut core::fmt::Formatter<'_>,
+        name: &str,
+        msg: usize,
+    ) -> core::fmt::Result {
+        f.debug_struct(name)
+            .field("conns", &CONNS)
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .field("msg", &msg)
+            .finish_non_exhaustive()
+    }
 }

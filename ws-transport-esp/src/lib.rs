@@ -56,6 +56,7 @@ mod nb;
 
 #[cfg(feature = "async")]
 pub use asynch::{AsyncClient, AsyncDriver};
-pub use client::{slot_size, EspClient};
+pub use client::{slot_size, EspClient, EspSlot};
 pub use config::{AlwaysReady, ClientConfig, NetworkReady};
+pub use ws_proto::driver::Slot;
 pub use ws_proto::{CommandError, ConnId, OpenError, Transport};

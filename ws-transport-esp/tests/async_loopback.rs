@@ -54,12 +54,6 @@ type Client<'a, const TX: usize, const MSG: usize> =
 
 const NET: TokioNet = TokioNet;
 
-/// No subprotocols, no extra headers.
-const NONE: HandshakeOptions<'static> = HandshakeOptions {
-    protocols: &[],
-    headers: &[],
-};
-
 fn client<const TX: usize, const MSG: usize>(config: ClientConfig) -> Client<'static, TX, MSG> {
     AsyncClient::new(&NET, &NET, OsRandom, config)
 }
@@ -128,7 +122,7 @@ async fn echo_text_and_binary_then_close() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://localhost:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://localhost:{port}/"), None, clock.now())
         .unwrap();
     assert_eq!(c.driver().state(id), Some(State::Connecting));
     let evs = drive(&mut c, &clock, |e| !e.is_empty()).await;
@@ -172,7 +166,7 @@ async fn server_ping_is_answered_and_client_ping_gets_pong() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     let evs = drive(&mut c, &clock, |e| e.len() >= 3).await;
     assert_eq!(
@@ -214,7 +208,7 @@ async fn server_initiated_close_is_echoed() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     assert_eq!(
@@ -236,7 +230,7 @@ async fn server_dropping_mid_frame_ends_the_connection() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     server.join().unwrap();
@@ -272,7 +266,7 @@ async fn backpressure_refuses_whole_frames_and_loses_none() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     drive(&mut c, &clock, |e| !e.is_empty()).await;
     let msg = |i: usize| format!("{i:03}-{}", "x".repeat(150));
@@ -326,7 +320,7 @@ async fn messages_larger_than_the_receive_buffer_are_joined_and_over_msg_fail_10
     });
     let clock = Clock::new();
     let mut c = client::<1024, 4096>(ClientConfig::default());
-    c.open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+    c.open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     assert_eq!(
@@ -350,7 +344,7 @@ async fn keepalive_timeout_ends_a_silent_connection() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     drive(&mut c, &clock, |e| !e.is_empty()).await;
     let start = clock.now();
@@ -372,11 +366,11 @@ async fn refused_unknown_name_and_connect_timeout() {
         .port();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     assert_eq!(evs, vec![(id, Ev::Link(ws_proto::LinkError::Refused))]);
-    let id = c.open("ws://nowhere.invalid/", &NONE, clock.now()).unwrap();
+    let id = c.open("ws://nowhere.invalid/", None, clock.now()).unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     assert_eq!(evs, vec![(id, Ev::Link(ws_proto::LinkError::NameNotFound))]);
     // The handshake timeout counts from open: a listener that never accepts.
@@ -390,8 +384,7 @@ async fn refused_unknown_name_and_connect_timeout() {
     };
     let mut c = client::<1024, 1024>(config);
     let addr = listener.local_addr().unwrap();
-    c.open(&format!("ws://{addr}/"), &NONE, clock.now())
-        .unwrap();
+    c.open(&format!("ws://{addr}/"), None, clock.now()).unwrap();
     let evs = drive(&mut c, &clock, closed).await;
     assert_eq!(kinds(evs), vec![Ev::Failed(Error::HandshakeTimeout)]);
     assert_eq!(
@@ -407,13 +400,13 @@ async fn two_connections_at_once_and_a_third_is_refused() {
     let clock = Clock::new();
     let mut c = client::<1024, 1024>(ClientConfig::default());
     let a = c
-        .open(&format!("ws://127.0.0.1:{p1}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{p1}/"), None, clock.now())
         .unwrap();
     let b = c
-        .open(&format!("ws://127.0.0.1:{p2}/"), &NONE, clock.now())
+        .open(&format!("ws://127.0.0.1:{p2}/"), None, clock.now())
         .unwrap();
     assert_eq!(
-        c.open(&format!("ws://127.0.0.1:{p2}/"), &NONE, clock.now()),
+        c.open(&format!("ws://127.0.0.1:{p2}/"), None, clock.now()),
         Err(ws_proto::OpenError::TooManyConnections)
     );
     drive(&mut c, &clock, |e| e.len() >= 2).await;
@@ -436,4 +429,74 @@ async fn two_connections_at_once_and_a_third_is_refused() {
         join(&mut c, &clock, s1).await + join(&mut c, &clock, s2).await,
         2
     );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn options_reach_the_request() {
+    let (port, server) = serve(echo);
+    let clock = Clock::new();
+    let mut c = client::<1024, 1024>(ClientConfig::default());
+    let bad = HandshakeOptions {
+        protocols: &["bad token"],
+        headers: &[],
+    };
+    let url = format!("ws://127.0.0.1:{port}/");
+    assert_eq!(
+        c.open(&url, Some(&bad), clock.now()),
+        Err(ws_proto::OpenError::Request(SendError::InvalidHeader))
+    );
+    assert_eq!(c.driver().connection_count(), 0, "nothing kept");
+    let good = HandshakeOptions {
+        protocols: &[],
+        headers: &[("X-Device", "esp32-c3")],
+    };
+    let id = c.open(&url, Some(&good), clock.now()).unwrap();
+    drive(&mut c, &clock, |e| !e.is_empty()).await;
+    c.connection(id)
+        .unwrap()
+        .close(clock.now(), 1000, "")
+        .unwrap();
+    drive(&mut c, &clock, closed).await;
+    assert_eq!(join(&mut c, &clock, server).await, 0);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn slots_in_caller_storage() {
+    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
+        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
+    let (port, server) = serve(echo);
+    let clock = Clock::new();
+    let mut c = AsyncClient::<'_, _, _, _, 2, 1024, 1024, 1024, _>::new_in(
+        &NET,
+        &NET,
+        OsRandom,
+        ClientConfig::default(),
+        slots,
+    );
+    let id = c
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
+        .unwrap();
+    let mut evs = Vec::new();
+    let start = std::time::Instant::now();
+    while !evs.contains(&Ev::Text("in place".into())) {
+        assert!(start.elapsed() < LIMIT, "{evs:?}");
+        while let Some((_, ev)) = c.poll(clock.now()).await {
+            let ev = Ev::from(ev);
+            if ev == Ev::Connected {
+                c.connection(id).unwrap().send_text("in place").unwrap();
+            }
+            evs.push(ev);
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(20), c.wait(clock.now())).await;
+    }
+    c.connection(id)
+        .unwrap()
+        .close(clock.now(), 1000, "")
+        .unwrap();
+    while c.driver().lingering() + c.driver().connection_count() > 0 || !server.is_finished() {
+        assert!(start.elapsed() < LIMIT);
+        while c.poll(clock.now()).await.is_some() {}
+        let _ = tokio::time::timeout(Duration::from_millis(5), c.wait(clock.now())).await;
+    }
+    assert_eq!(server.join().unwrap(), 1);
 }

@@ -4,7 +4,7 @@
 
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::TcpClient;
-use ws_proto::{HandshakeOptions, Instant, Random, RandomError, SessionEvent};
+use ws_proto::{Instant, Random, RandomError, SessionEvent};
 use ws_transport_esp::{AsyncClient, ClientConfig};
 
 /// Stands in for the ESP32 hardware RNG.
@@ -22,7 +22,7 @@ impl Random for HwRng {
 async fn task(tcp: &TcpClient<'_, 2>, dns: &DnsSocket<'_>, now: impl Fn() -> Instant) {
     let mut client: AsyncClient<'_, _, _, HwRng, 2, 1024, 1024, 1024> =
         AsyncClient::new(tcp, dns, HwRng, ClientConfig::default());
-    let Ok(id) = client.open("ws://echo.local:8080/", &HandshakeOptions::default(), now()) else {
+    let Ok(id) = client.open("ws://echo.local:8080/", None, now()) else {
         return;
     };
     loop {

@@ -494,3 +494,30 @@ fn open_with_offers_subprotocols_and_headers() {
     );
     assert_eq!(c.connection_count(), 0);
 }
+
+#[test]
+fn slots_in_caller_storage() {
+    // What a device does with a `static` (static_cell::ConstStaticCell): the
+    // slots are built in place, never on the stack.
+    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
+        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
+    let (port, server) = serve(echo);
+    let clock = Clock::new();
+    let mut c = EspClient::<_, _, _, 2, 1024, 1024, 1024, _>::new_in(
+        std_embedded_nal::Stack,
+        AlwaysReady,
+        OsRandom,
+        ClientConfig::default(),
+        slots,
+    );
+    let id = c
+        .open(&format!("ws://127.0.0.1:{port}/"), clock.now())
+        .unwrap();
+    connect(&mut c, &clock, id);
+    c.send_text(id, "in place").unwrap();
+    let evs = drive(&mut c, &clock, |e| !e.is_empty());
+    assert_eq!(evs, vec![(id, Ev::Text("in place".into()))]);
+    c.close(id, clock.now(), 1000, "").unwrap();
+    drive(&mut c, &clock, |e| e.iter().any(|(_, e)| e.is_closed()));
+    assert_eq!(join_polling(&mut c, &clock, server), 1);
+}

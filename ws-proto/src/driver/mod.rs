@@ -68,7 +68,7 @@ use crate::session::{Session, SessionEvent};
 use crate::time::Instant;
 use crate::url::Url;
 use run::Kind;
-use slot::Link;
+use slot::{Link, Zeroed};
 
 /// The IP address of a URL whose host is an IP literal (it skips name
 /// resolution); `None` for a name. A bracketed host must be an IPv6 address
@@ -221,12 +221,12 @@ where
             slot.stale = Some(slot.gen);
         }
         slot.gen = slot.gen.wrapping_add(1);
-        slot.session = Some(session);
+        slot.session = Zeroed::Some(session);
         slot.link = link;
         slot.deadline = deadline;
         slot.port = url.port;
         slot.ready = Readiness::NONE;
-        slot.write_failed = None;
+        slot.write_failed = Zeroed::None;
         Ok(slot.id(index))
     }
 
@@ -244,6 +244,9 @@ where
             .map(|(i, _)| i)
     }
 
+    // Inlined into the caller: storage by value is built once in the
+    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
+    #[inline(always)]
     fn session(
         &self,
         url: &Url<'_>,

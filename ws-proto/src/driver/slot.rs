@@ -13,11 +13,13 @@ use crate::random::Random;
 use crate::session::{Disconnect, LinkEnd, LinkError, Session};
 use crate::time::Instant;
 
-/// Where a slot's socket is.
+/// Where a slot's socket is. `repr(u8)`: `Free` is the byte 0, so an empty
+/// slot is all zero bytes (see [`Slot::new`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Link {
     /// No connection.
-    Free,
+    Free = 0,
     /// The name is being resolved; `asked` until the answer (or `Pending`
     /// and a readiness report) comes.
     Resolve { asked: bool },
@@ -65,10 +67,49 @@ pub(crate) fn policy(link: Link, how: &Disconnect<'_>, link_end: Option<LinkEnd>
     }
 }
 
-/// One connection slot.
+/// `Option`, with `None` as the byte 0 whatever the payload's niches, so
+/// that an empty slot is all zero bytes.
+#[derive(Debug)]
+#[repr(u8)]
+pub(crate) enum Zeroed<T> {
+    /// Nothing.
+    None = 0,
+    /// A value.
+    Some(T),
+}
+
+impl<T> Zeroed<T> {
+    pub(crate) fn as_ref(&self) -> Option<&T> {
+        match self {
+            Zeroed::Some(v) => Some(v),
+            Zeroed::None => None,
+        }
+    }
+
+    pub(crate) fn as_mut(&mut self) -> Option<&mut T> {
+        match self {
+            Zeroed::Some(v) => Some(v),
+            Zeroed::None => None,
+        }
+    }
+
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, Zeroed::None)
+    }
+
+    pub(crate) fn get(&self) -> Option<T>
+    where
+        T: Copy,
+    {
+        self.as_ref().copied()
+    }
+}
+
+/// One connection slot. An empty one ([`Slot::new`]) is all zero bytes, so
+/// a `static` array of them lives in `.bss` and costs no flash.
 #[derive(Debug)]
 pub struct Slot<R, TX, RX, A> {
-    pub(crate) session: Option<Session<R, TX, RX, A>>,
+    pub(crate) session: Zeroed<Session<R, TX, RX, A>>,
     /// The generation of the connection in the slot (or of the last one).
     pub(crate) gen: u32,
     pub(crate) link: Link,
@@ -80,7 +121,7 @@ pub struct Slot<R, TX, RX, A> {
     pub(crate) lent: usize,
     /// A write failed: reads drain what arrived before the failure is
     /// reported.
-    pub(crate) write_failed: Option<LinkError>,
+    pub(crate) write_failed: Zeroed<LinkError>,
     /// The generation of an earlier connection whose socket is still to be
     /// closed (its slot was taken over while it lingered).
     pub(crate) stale: Option<u32>,
@@ -90,14 +131,14 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
     /// An empty slot.
     pub const fn new() -> Self {
         Slot {
-            session: None,
+            session: Zeroed::None,
             gen: 0,
             link: Link::Free,
             deadline: Instant::ZERO,
             port: 0,
             ready: Readiness::NONE,
             lent: 0,
-            write_failed: None,
+            write_failed: Zeroed::None,
             stale: None,
         }
     }
@@ -233,7 +274,7 @@ where
             Io::WouldBlock => self.ready.readable = false,
             Io::Eof | Io::Failed(_) => self.ready.readable = false,
         }
-        match (self.write_failed, io) {
+        match (self.write_failed.get(), io) {
             (Some(e), _) => session.handle_link_error(e),
             (None, Io::Eof) => session.handle_eof(),
             (None, Io::Failed(e)) => session.handle_link_error(e),
@@ -268,7 +309,9 @@ where
     /// A write failed: drain what the socket still holds (a reset keeps
     /// the bytes that arrived before it readable), then report `e`.
     fn write_error(&mut self, e: LinkError) {
-        self.write_failed.get_or_insert(e);
+        if self.write_failed.is_none() {
+            self.write_failed = Zeroed::Some(e);
+        }
         self.ready.readable = true;
         self.ready.read_closed = true;
     }
@@ -412,9 +455,9 @@ where
     /// Frees the slot: the socket's `Close` is the id's last action.
     fn release(&mut self, id: ConnId) -> Action<'static> {
         self.link = Link::Free;
-        self.session = None;
+        self.session = Zeroed::None;
         self.ready = Readiness::NONE;
-        self.write_failed = None;
+        self.write_failed = Zeroed::None;
         Action::Close { id }
     }
 }

@@ -162,6 +162,19 @@ type Connection = ws_proto::Connection<Rng, [u8; TX]>;
 /// The measured client: 2 connections, as on an ESP32.
 pub type Client =
     ws_transport_esp::EspClient<LoopStack, ws_transport_esp::AlwaysReady, Rng, 2, RX, TX, MSG>;
+/// Its slots, for [`ClientIn`].
+pub type Slots = [ws_transport_esp::EspSlot<Rng, RX, TX, MSG>; 2];
+/// The same client over slots in static memory (`EspClient::new_in`).
+pub type ClientIn = ws_transport_esp::EspClient<
+    LoopStack,
+    ws_transport_esp::AlwaysReady,
+    Rng,
+    2,
+    RX,
+    TX,
+    MSG,
+    &'static mut Slots,
+>;
 
 /// One connection slot of [`Client`]: state + socket + session with buffers.
 #[no_mangle]

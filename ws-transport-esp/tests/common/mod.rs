@@ -3,6 +3,8 @@
 //! that polls a client into owned events within a time bound.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod nb_stack;
+
 use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -16,7 +18,7 @@ use tungstenite::{Message, WebSocket};
 use ws_proto::{
     DataKind, Disconnect, Error, Instant, LinkError, Random, RandomError, SessionEvent,
 };
-use ws_transport_esp::{ConnId, EspClient, NetworkReady, Transport};
+use ws_transport_esp::{ConnId, EspClient, EspSlot, NetworkReady, Transport};
 
 /// Every wait in these tests ends by then.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -162,8 +164,8 @@ impl Ev {
 
 /// Polls `client` every turn, collecting events, until `done` says so.
 /// Panics (failing the test) when [`LIMIT`] passes first.
-pub fn drive<T, N, R, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG>,
+pub fn drive<T, N, R, S, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
     clock: &Clock,
     mut done: impl FnMut(&[(ConnId, Ev)]) -> bool,
 ) -> Vec<(ConnId, Ev)>
@@ -171,6 +173,7 @@ where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let start = std::time::Instant::now();
     let mut out = Vec::new();
@@ -190,14 +193,15 @@ where
 }
 
 /// Drives until `id` reports `Connected`.
-pub fn connect<T, N, R, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG>,
+pub fn connect<T, N, R, S, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
     clock: &Clock,
     id: ConnId,
 ) where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let evs = drive(client, clock, |e| {
         e.iter()
@@ -331,12 +335,13 @@ pub fn join_polling<
     N,
     R,
     U,
+    S,
     const C: usize,
     const RX: usize,
     const TX: usize,
     const MSG: usize,
 >(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG>,
+    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
     clock: &Clock,
     server: JoinHandle<U>,
 ) -> U
@@ -344,6 +349,7 @@ where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let start = std::time::Instant::now();
     while !server.is_finished() {

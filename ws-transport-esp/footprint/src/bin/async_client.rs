@@ -1,0 +1,142 @@
+//! The async transport: `AsyncClient` over a fake `embedded-nal-async`
+//! connector and resolver (whose stream talks to the same fake server as the
+//! nb program), polled by a minimal executor: DNS, connect, handshake, a
+//! text and a ping, every frame kind until the server's close.
+#![no_std]
+#![no_main]
+
+use core::cell::RefCell;
+use core::future::Future;
+use core::hint::black_box;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
+use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
+use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use ws_footprint::{Rng, Server, MSG, RX, TX};
+use ws_proto::{Instant, SessionEvent};
+use ws_transport_esp::{AsyncClient, ClientConfig};
+
+/// The fake network: one server.
+struct Net(RefCell<Server>);
+
+/// The fake stack never fails.
+#[derive(Debug)]
+struct Never;
+
+impl core::fmt::Display for Never {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("never")
+    }
+}
+
+impl core::error::Error for Never {}
+
+impl embedded_io_async::Error for Never {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+/// A stream to the server.
+struct Stream<'a>(&'a Net);
+
+impl ErrorType for Stream<'_> {
+    type Error = Never;
+}
+
+impl Read for Stream<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Never> {
+        let n = self.0 .0.borrow_mut().give(buf);
+        if n == 0 {
+            // Nothing yet: a real stream would wait for the network.
+            core::future::pending::<()>().await;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Stream<'_> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Never> {
+        Ok(self.0 .0.borrow_mut().take(buf))
+    }
+
+    async fn flush(&mut self) -> Result<(), Never> {
+        Ok(())
+    }
+}
+
+impl TcpConnect for Net {
+    type Error = Never;
+    type Connection<'a> = Stream<'a>;
+
+    async fn connect<'a>(&'a self, remote: SocketAddr) -> Result<Stream<'a>, Never> {
+        black_box(remote);
+        Ok(Stream(self))
+    }
+}
+
+impl Dns for Net {
+    type Error = Never;
+
+    async fn get_host_by_name(&self, host: &str, _: AddrType) -> Result<IpAddr, Never> {
+        black_box(host);
+        Ok(IpAddr::V4(Ipv4Addr::from(black_box(0x0a00_0001u32))))
+    }
+
+    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, Never> {
+        Err(Never)
+    }
+}
+
+/// Polls `f` to completion (a device's executor sleeps in between).
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn _start() -> ! {
+    let net = Net(RefCell::new(Server::new()));
+    block_on(async {
+        let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG> =
+            AsyncClient::new(&net, &net, Rng(black_box(0x2545_f491)), ClientConfig::default());
+        let url = black_box("ws://echo.local:8080/stream");
+        let Ok(id) = client.open(url, None, Instant::ZERO) else {
+            return;
+        };
+        let mut t = 0u64;
+        loop {
+            t += 1;
+            let now = Instant::from_millis(black_box(t));
+            let mut connected = false;
+            while let Some((_, ev)) = client.poll(now).await {
+                match ev {
+                    SessionEvent::Connected { .. } => connected = true,
+                    SessionEvent::Closed(d) => {
+                        black_box(d);
+                        return;
+                    }
+                    other => {
+                        black_box(other);
+                    }
+                }
+            }
+            if connected {
+                if let Ok(c) = client.connection(id) {
+                    let _ = c.send_text(black_box("hello"));
+                    let _ = c.ping(black_box(b"p"));
+                }
+            }
+        }
+    });
+    loop {
+        core::hint::spin_loop();
+    }
+}
