@@ -101,6 +101,9 @@ when = os.path.join(out, "when.txt")
 if os.path.exists(when):
     print("run: " + " / ".join(l.strip() for l in open(when)))
 
+r = ratio("encode_64KiB", "ws_proto_client", "anchor_u64_xor_at_payload")
+if r is not None:
+    print("(encode 64 KiB against the same XOR copy into the payload's offset in a frame, 14 bytes in: %.2fx)" % r)
 print()
 for (g, row), t in sorted(res.items()):
     print("  %-16s %-26s %12.1f ns (median %12.1f)  %s" % (g, row, t, med[(g, row)], rate(g, row)))
