@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Interop: runs the wsclient example against independent echo servers (Python
 # `websockets`, Node `ws`) on 127.0.0.1 and checks every echo byte for byte
-# (ASCII, non-ASCII UTF-8, 64 KiB, 120 KB, 1 MiB and 16 MiB lines, 200 short lines).
+# (ASCII, non-ASCII UTF-8, 64 KiB, 120 KB, 1 MiB and 16 MiB lines, 200 short lines);
+# then the same over wss:// against Python `websockets` with an `ssl` context from
+# a CA made at run time (`trustme`), passed to wsclient with --ca, and a header the
+# server requires (401 without it; an untrusted CA fails too).
 #
 # usage: scripts/interop.sh
 # Installs what it needs under scripts/.peers/ (gitignored): a Python venv with
-# `websockets`, and `ws` from npm. Every wait is bounded by `timeout`.
+# `websockets` and `trustme`, and `ws` from npm. Every wait is bounded by `timeout`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEERS=scripts/.peers
 mkdir -p "$PEERS"
 start=$(date +%s)
 
-if [ ! -x "$PEERS/venv/bin/python" ] || ! "$PEERS/venv/bin/python" -c 'import websockets' 2>/dev/null; then
+if [ ! -x "$PEERS/venv/bin/python" ] || ! "$PEERS/venv/bin/python" -c 'import websockets, trustme' 2>/dev/null; then
   timeout 120 python3 -m venv "$PEERS/venv"
-  timeout 300 "$PEERS/venv/bin/pip" install -q 'websockets>=13,<16'
+  timeout 300 "$PEERS/venv/bin/pip" install -q 'websockets>=13,<16' 'trustme>=1,<2'
 fi
 if [ ! -d "$PEERS/node/node_modules/ws" ]; then
   mkdir -p "$PEERS/node"
@@ -36,8 +39,12 @@ trap cleanup EXIT
 "$PEERS/venv/bin/python" scripts/interop/make_input.py "$WORK/input.txt"
 
 failures=0
+total=0
+CLIENT_ARGS=()
+# run_peer NAME SCHEME SERVER COMMAND... (wsclient also gets "${CLIENT_ARGS[@]}")
 run_peer() {
-  local name="$1"; shift
+  local name="$1" scheme="$2"; shift 2
+  total=$((total + 1))
   "$@" >"$WORK/$name.port" 2>"$WORK/$name.server.log" &
   SERVER_PID=$!
   local port=""
@@ -62,7 +69,7 @@ run_peer() {
       [ "$(wc -l <"$WORK/$name.out")" -ge "$want" ] && break
       sleep 0.1
     done
-  } | timeout 60 "$CLIENT" "ws://127.0.0.1:$port/" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
+  } | timeout 60 "$CLIENT" "${CLIENT_ARGS[@]}" "$scheme://127.0.0.1:$port/" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
   if [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
@@ -75,8 +82,38 @@ run_peer() {
   fi
 }
 
-run_peer python-websockets timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
-run_peer node-ws timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+# expect_refusal NAME TEXT CLIENT ARGS...: wsclient exits 1 naming TEXT.
+expect_refusal() {
+  local name="$1" text="$2" rc=0; shift 2
+  total=$((total + 1))
+  echo x | timeout 30 "$CLIENT" "$@" >/dev/null 2>"$WORK/$name.err" || rc=$?
+  if [ "$rc" -eq 1 ] && grep -q "$text" "$WORK/$name.err"; then
+    echo "interop $name: ok (refused: $(tail -n1 "$WORK/$name.err"))"
+  else
+    echo "interop $name: FAILED (exit $rc, expected '$text')"; tail -n 5 "$WORK/$name.err"
+    failures=$((failures + 1))
+  fi
+}
 
-echo "interop: $((2 - failures)) passed, $failures failed ($(( $(date +%s) - start )) s)"
+run_peer python-websockets ws timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
+run_peer node-ws ws timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+
+# wss://: the server writes its run-time CA to $WORK/ca.pem and wants a token.
+CLIENT_ARGS=(--ca "$WORK/ca.pem" -H "Authorization: Bearer interop")
+run_peer python-websockets-wss wss \
+  timeout 120 "$PEERS/venv/bin/python" scripts/interop/wss_echo_server.py "$WORK/ca.pem"
+"$PEERS/venv/bin/python" scripts/interop/wss_echo_server.py "$WORK/ca.pem" >"$WORK/wss.port" 2>"$WORK/wss.server.log" &
+SERVER_PID=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(head -n1 "$WORK/wss.port" 2>/dev/null || true)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+expect_refusal wss-without-token "status 401" --ca "$WORK/ca.pem" "wss://127.0.0.1:$port/"
+expect_refusal wss-untrusted-ca "certificate issuer not trusted" \
+  -H "Authorization: Bearer interop" "wss://127.0.0.1:$port/"
+kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+
+echo "interop: $((total - failures)) passed, $failures failed ($(( $(date +%s) - start )) s)"
 [ "$failures" -eq 0 ]

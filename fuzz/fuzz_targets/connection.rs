@@ -324,6 +324,7 @@ impl Harness {
                             }
                         }
                         Event::Ping(_) | Event::Pong(_) => {}
+                        other => panic!("an event this target does not know: {other:?}"),
                     }
                     if let Some((op, p)) = owed {
                         self.expect(op, true, &p);

@@ -12,7 +12,8 @@
 //! Checked:
 //! - at most one `Closed` per id, and no event for an id after it;
 //! - exactly one `Close` action per id that got any action, and no action
-//!   for an id after its `Close`;
+//!   for an id after its `Close` (a followed redirect's `Close`, after which
+//!   the id still has a phase, starts it again on a new socket);
 //! - every phase change the driver shows is a row of `table::TRANSITIONS`;
 //! - each id's written bytes are its handshake request followed by whole
 //!   masked client frames valid to a strict server (a trailing partial
@@ -185,7 +186,13 @@ fn run(d: &mut TestDriver, m: &mut Model, now: Instant) {
             }
             Action::Shutdown { .. } => {}
             Action::Close { id } => {
-                m.close_actions.insert(id);
+                if d.phase(id).is_some() {
+                    // A followed redirect: the socket closes and the id
+                    // starts again on a new one.
+                    m.peers.insert(id, Peer::default());
+                } else {
+                    m.close_actions.insert(id);
+                }
             }
         }
     }

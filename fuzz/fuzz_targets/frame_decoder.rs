@@ -226,6 +226,7 @@ fn session_run(
                     }
                     SessionEvent::Closed(Disconnect::Error(e)) => Rec::Failed(e),
                     SessionEvent::Closed(d) => panic!("unexpected end {d:?}"),
+                    other => panic!("an event this target does not know: {other:?}"),
                 });
                 wire.extend_from_slice(s.transmit());
                 let n = s.transmit().len();

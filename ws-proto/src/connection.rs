@@ -75,6 +75,7 @@ impl DataKind {
 
 /// What [`Connection::recv`] found in the input. Payloads borrow from the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'i> {
     /// The handshake completed; `protocol` is the subprotocol the server chose.
     Connected {
@@ -975,6 +976,61 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let (from, to) = self.request.host;
         let bytes = self.tx.storage().get(usize::from(from)..usize::from(to))?;
         core::str::from_utf8(bytes).ok()
+    }
+
+    /// Starts the handshake again for a redirect (the driver calls it, see
+    /// [`crate::redirect`]): the request still in the queue's storage is
+    /// rewritten for `location` with a fresh key and queued, and the
+    /// response is awaited until `deadline`.
+    pub(crate) fn redirect(
+        &mut self,
+        location: &[u8],
+        hop: crate::redirect::Hop<'_>,
+        deadline: Instant,
+    ) -> Result<crate::redirect::Target, crate::redirect::RedirectRefusal> {
+        use crate::redirect::{self, RedirectRefusal};
+        let spans = self.request;
+        let host_end = usize::from(spans.host.1);
+        let storage = self.tx.storage();
+        let end = storage
+            .get(host_end..)
+            .and_then(|s| s.windows(4).position(|w| w == b"\r\n\r\n"))
+            .ok_or(RedirectRefusal::TooLarge)?;
+        let old = handshake::RequestLayout {
+            len: host_end + end + 4,
+            key_at: usize::from(spans.key_at),
+            protocols: (
+                usize::from(spans.protocols.0),
+                usize::from(spans.protocols.1),
+            ),
+            host: (usize::from(spans.host.0), host_end),
+        };
+        // Grows the storage to the most a rewrite can need, if it can; a
+        // fixed one may still be enough (else the rewrite says TooLarge).
+        let _ = self.tx.reserve_total(redirect::room(old.len, location));
+        let (new, target) = redirect::rewrite(self.tx.storage_mut(), old, location, hop)?;
+        let mut nonce = [0u8; 16];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| RedirectRefusal::Random)?;
+        let key_at = new.key_at;
+        self.tx.storage_mut()[key_at..key_at + KEY_LEN]
+            .copy_from_slice(&handshake::encode_key(&nonce));
+        let span = |at: usize| u16::try_from(at).map_err(|_| RedirectRefusal::TooLarge);
+        self.request = RequestSpans {
+            key_at: span(new.key_at)?,
+            protocols: (span(new.protocols.0)?, span(new.protocols.1)?),
+            host: (span(new.host.0)?, span(new.host.1)?),
+        };
+        if !self
+            .tx
+            .reserve_total(new.len.saturating_add(CONTROL_RESERVE))
+        {
+            return Err(RedirectRefusal::TooLarge);
+        }
+        self.tx.set_front(new.len);
+        self.phase = Phase::Handshake { deadline };
+        Ok(target)
     }
 
     /// The largest message accepted ([`Config::max_message_size`]).

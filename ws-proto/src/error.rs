@@ -102,6 +102,9 @@ pub enum HandshakeError {
     Extension,
     /// The server chose a subprotocol the client did not offer, or several.
     Protocol,
+    /// A redirect (3xx with a `Location`) that was not followed: too many,
+    /// a loop, `wss` to `ws`, a bad location. Names status and location.
+    Redirect(crate::redirect::Redirect),
 }
 
 impl fmt::Display for HandshakeError {
@@ -116,6 +119,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Accept => f.write_str("missing or wrong Sec-WebSocket-Accept"),
             HandshakeError::Extension => f.write_str("server accepted an extension not offered"),
             HandshakeError::Protocol => f.write_str("server chose a subprotocol not offered"),
+            HandshakeError::Redirect(r) => write!(f, "{r}"),
         }
     }
 }

@@ -163,27 +163,9 @@ pub fn write_request(
             return Err(SendError::InvalidHeader);
         }
     }
-    let mut w = Writer { buf: out, at: 0 };
-    w.put(b"GET ")?;
-    if url.resource.starts_with('?') {
-        w.put(b"/")?;
-    }
-    w.put(url.resource.as_bytes())?;
-    w.put(b" HTTP/1.1\r\nHost: ")?;
-    if url.ipv6 {
-        w.put(b"[")?;
-    }
-    let host_at = w.at;
-    w.put(url.host.as_bytes())?;
-    let host = (host_at, w.at);
-    if url.ipv6 {
-        w.put(b"]")?;
-    }
-    if !url.default_port() {
-        w.put(b":")?;
-        w.put_u16(url.port)?;
-    }
-    w.put(b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ")?;
+    let (at, host) = write_request_start(out, url)?;
+    let mut w = Writer { buf: out, at };
+    w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ")?;
     let key_at = w.at;
     w.put(key)?;
     w.put(b"\r\nSec-WebSocket-Version: 13\r\n")?;
@@ -213,6 +195,37 @@ pub fn write_request(
         protocols,
         host,
     })
+}
+
+/// Writes the start of the request for `url` (the request line and the
+/// `Host` line) into `out`; returns its length and the host's span (as in
+/// [`RequestLayout::host`]). A redirect rewrites only this part.
+pub(crate) fn write_request_start(
+    out: &mut [u8],
+    url: &Url<'_>,
+) -> Result<(usize, (usize, usize)), SendError> {
+    let mut w = Writer { buf: out, at: 0 };
+    w.put(b"GET ")?;
+    if url.resource.starts_with('?') {
+        w.put(b"/")?;
+    }
+    w.put(url.resource.as_bytes())?;
+    w.put(b" HTTP/1.1\r\nHost: ")?;
+    if url.ipv6 {
+        w.put(b"[")?;
+    }
+    let host_at = w.at;
+    w.put(url.host.as_bytes())?;
+    let host = (host_at, w.at);
+    if url.ipv6 {
+        w.put(b"]")?;
+    }
+    if !url.default_port() {
+        w.put(b":")?;
+        w.put_u16(url.port)?;
+    }
+    w.put(b"\r\n")?;
+    Ok((w.at, host))
 }
 
 /// A valid `101 Switching Protocols` response.

@@ -75,8 +75,10 @@ pub mod handshake;
 pub mod mask;
 pub mod queue;
 pub mod random;
+pub mod redirect;
 pub mod session;
 pub mod time;
+pub mod tls;
 pub mod url;
 pub mod utf8;
 
@@ -94,6 +96,7 @@ pub use handshake::HandshakeOptions;
 pub use random::{Random, RandomError};
 pub use session::{Disconnect, LinkEnd, LinkError, Session, SessionConfigError, SessionEvent};
 pub use time::Instant;
+pub use tls::TlsReason;
 pub use url::Url;
 
 #[cfg(feature = "rand_core")]

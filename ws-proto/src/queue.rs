@@ -88,6 +88,19 @@ impl<S: Buffer> TxQueue<S> {
         self.buf.as_ref()
     }
 
+    /// The whole storage, for rewriting the request on a redirect.
+    pub(crate) fn storage_mut(&mut self) -> &mut [u8] {
+        self.buf.as_mut()
+    }
+
+    /// The first `len` bytes of the storage (a request written in place)
+    /// are pending; nothing else is.
+    pub(crate) fn set_front(&mut self, len: usize) {
+        self.head = 0;
+        self.tail = len.min(self.capacity());
+        self.last = self.tail;
+    }
+
     /// Marks `n` pending bytes as transmitted (clamped to what is pending).
     pub(crate) fn advance(&mut self, n: usize) {
         self.head += n.min(self.tail - self.head);

@@ -39,6 +39,7 @@ use crate::time::Instant;
 
 /// What a [`Session`] delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SessionEvent<'a> {
     /// The handshake completed.
     Connected {
@@ -106,21 +107,27 @@ pub enum LinkError {
     Reset,
     /// The network is not up (e.g. the station has no IP yet).
     NetworkDown,
-    /// The TLS layer failed (handshake or alert).
-    Tls,
+    /// The TLS layer failed (handshake, certificate or alert), and why.
+    Tls {
+        /// Why.
+        reason: crate::tls::TlsReason,
+    },
     /// Any other I/O failure.
     Io,
 }
 
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let LinkError::Tls { reason } = self {
+            return write!(f, "TLS failure: {reason}");
+        }
         f.write_str(match self {
             LinkError::Refused => "connection refused",
             LinkError::NameNotFound => "host name not found",
             LinkError::ConnectTimeout => "connect timed out",
             LinkError::Reset => "connection reset",
             LinkError::NetworkDown => "network is down",
-            LinkError::Tls => "TLS failure",
+            LinkError::Tls { .. } => "TLS failure",
             LinkError::Io => "I/O error",
         })
     }
@@ -186,6 +193,10 @@ pub struct Session<R, TX, RX, A> {
     want: usize,
     /// The terminal event was delivered.
     ended: bool,
+    /// Redirects are followed by the driver: a 3xx response is held for it
+    /// (at `rx[start..end]`) instead of ending the session.
+    redirects: bool,
+    held: bool,
 }
 
 impl<R, TX, RX, A> Session<R, TX, RX, A>
@@ -255,6 +266,8 @@ where
             checked: 0,
             want: 0,
             ended: false,
+            redirects: false,
+            held: false,
         })
     }
 
@@ -358,7 +371,7 @@ where
     /// bytes received before it, then the end.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
         self.settle();
-        if self.ended {
+        if self.ended || self.held {
             return None;
         }
         self.note_activity(now);
@@ -379,6 +392,8 @@ where
             checked,
             want,
             ended,
+            redirects,
+            held,
             ..
         } = self;
         // Reads fill the buffer up to this; past it, it only grows to hold a frame.
@@ -404,6 +419,10 @@ where
             }
             Stop::Failed(e) => {
                 *start = pos;
+                if *redirects && crate::redirect::is_redirect_error(e) {
+                    *held = true;
+                    return None;
+                }
                 *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
@@ -461,6 +480,43 @@ where
     /// after the events of the bytes received before it.
     pub fn handle_link_error(&mut self, e: LinkError) {
         self.link_end.get_or_insert(LinkEnd::Failed(e));
+    }
+
+    // ----- redirects (followed by the driver) -------------------------
+
+    /// From now on a redirect response is held for
+    /// [`redirect`](Self::redirect) instead of ending the session.
+    pub(crate) fn follow_redirects(&mut self) {
+        self.redirects = true;
+    }
+
+    /// Whether a redirect response is held.
+    pub(crate) fn held_redirect(&self) -> bool {
+        self.held
+    }
+
+    /// Runs `f` on the connection and the held response. `Ok`: the session
+    /// starts over on a new link (nothing received, no link end). `Err`: it
+    /// ends with that error, reported by the next poll.
+    pub(crate) fn redirect<T>(
+        &mut self,
+        f: impl FnOnce(&mut Connection<R, TX>, &[u8]) -> Result<T, Error>,
+    ) -> Option<T> {
+        self.held = false;
+        let response = self.rx.as_ref().get(self.start..self.end).unwrap_or(&[]);
+        match f(&mut self.conn, response) {
+            Ok(t) => {
+                (self.start, self.end) = (0, 0);
+                (self.checked, self.want) = (0, 0);
+                self.link_end = None;
+                (self.fresh, self.filled, self.last_read) = (false, false, 0);
+                Some(t)
+            }
+            Err(e) => {
+                self.timer_end = Some(e);
+                None
+            }
+        }
     }
 
     /// How the link ended, if the transport reported it.

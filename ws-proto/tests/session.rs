@@ -48,6 +48,7 @@ impl From<SessionEvent<'_>> for SEv {
             SessionEvent::Closed(Disconnect::Error(e)) => SEv::Error(e),
             SessionEvent::Closed(Disconnect::Link(e)) => SEv::Link(e),
             SessionEvent::Closed(Disconnect::Local) => SEv::Local,
+            other => panic!("an event these tests do not know: {other:?}"),
         }
     }
 }

@@ -521,3 +521,37 @@ fn slots_in_caller_storage() {
     drive(&mut c, &clock, |e| e.iter().any(|(_, e)| e.is_closed()));
     assert_eq!(join_polling(&mut c, &clock, server), 1);
 }
+
+#[test]
+fn a_redirect_is_followed_on_a_new_socket() {
+    // The driver decides redirects; this executor only closes the old
+    // socket and opens the new one.
+    let (to, server) = serve(echo);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let from = listener.local_addr().unwrap().port();
+    let redirector = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = Vec::new();
+        let mut b = [0u8; 1];
+        while !req.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            req.push(b[0]);
+        }
+        let resp = format!("HTTP/1.1 307 Moved\r\nLocation: ws://127.0.0.1:{to}/there\r\n\r\n");
+        s.write_all(resp.as_bytes()).unwrap();
+    });
+    let clock = Clock::new();
+    let mut c = small();
+    let id = c
+        .open(&format!("ws://127.0.0.1:{from}/here"), clock.now())
+        .unwrap();
+    connect(&mut c, &clock, id);
+    c.send_text(id, "moved").unwrap();
+    let evs = drive(&mut c, &clock, |e| !e.is_empty());
+    assert_eq!(evs, vec![(id, Ev::Text("moved".into()))]);
+    c.close(id, clock.now(), 1000, "").unwrap();
+    drive(&mut c, &clock, |e| !e.is_empty());
+    redirector.join().unwrap();
+    assert_eq!(server.join().unwrap(), 1);
+}

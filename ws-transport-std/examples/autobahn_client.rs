@@ -10,13 +10,15 @@
 //! (when the server closes, ws-proto queues the echo of its close frame and the
 //! socket lingers until it is flushed and the server closed TCP).
 //! With `AUTOBAHN_TRACE` set, each connection's timing goes to stderr.
+//! Over `wss://` (`scripts/autobahn-wss.sh`, a TLS front before the fuzzing
+//! server), `AUTOBAHN_CA` names a PEM file of roots to trust as well.
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use ws_proto::{Message, SendError, SessionEvent};
-use ws_transport_std::{Client, ClientConfig, Clock, CommandError, ConnId};
+use ws_transport_std::{Client, ClientConfig, Clock, CommandError, ConnId, TlsConfig};
 
 /// Autobahn's largest messages (9.x) are 16 MiB.
 const MAX_MESSAGE: usize = (16 << 20) + (64 << 10);
@@ -48,6 +50,13 @@ fn run(base: &str, agent: &str) -> Result<(), Box<dyn std::error::Error>> {
         tx_capacity: MAX_MESSAGE + (64 << 10),
         rx_buffer: 256 << 10,
         max_message_size: MAX_MESSAGE,
+        tls: TlsConfig {
+            pem_roots: match std::env::var_os("AUTOBAHN_CA") {
+                Some(path) => std::fs::read(path)?,
+                None => Vec::new(),
+            },
+            ..TlsConfig::default()
+        },
         ..ClientConfig::default()
     };
     let mut client = Client::new(config)?;

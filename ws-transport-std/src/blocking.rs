@@ -455,9 +455,8 @@ impl WebSocket {
                     self.ended = Some(e.clone());
                     Step::Ended(e)
                 }
-                SessionEvent::Fragment { .. } | SessionEvent::Ping(_) | SessionEvent::Pong(_) => {
-                    continue
-                }
+                // Pings, pongs, fragments, and kinds a later version adds.
+                _ => continue,
             });
         }
     }

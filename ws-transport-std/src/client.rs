@@ -15,6 +15,10 @@
 //!   Close    ─► deregister, drop
 //! ```
 //!
+//! For a `wss://` connection (the driver names its server), `Connect` also
+//! starts a rustls client, and `Read`/`Write` go through it ([`crate::tls`]);
+//! `Shutdown` and `Close` send TLS close_notify first.
+//!
 //! Sockets are edge-triggered: a readiness event is passed on as a
 //! [`Readiness`] hint, which the driver keeps until a read or write says
 //! `WouldBlock`.
@@ -40,6 +44,7 @@ use ws_proto::{
 
 use crate::error::ConfigError;
 use crate::random::MaskRandom;
+use crate::tls::{self, TlsConfig, TlsLink};
 
 /// The token of the waker (DNS answers and [`Notifier`]s).
 const WAKER: Token = Token(usize::MAX);
@@ -68,8 +73,8 @@ type Core = Driver<MaskRandom, Buf, Buf, Buf, Vec<Slot<MaskRandom, Buf, Buf, Buf
 /// What a name resolution worker sends back.
 type Resolved = Result<Vec<SocketAddr>, LinkError>;
 
-/// Limits and timeouts of a [`Client`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Limits, timeouts and trusted roots of a [`Client`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientConfig {
     /// How many connections may be open at once (default 16).
     pub max_connections: usize,
@@ -100,6 +105,9 @@ pub struct ClientConfig {
     /// `pong_timeout_ms`; off by default). The handshake timeout counts from
     /// [`Client::open`], so it also bounds name resolution and connect.
     pub proto: Config,
+    /// The roots `wss://` connections trust (default: Mozilla's, from
+    /// `webpki-roots`).
+    pub tls: TlsConfig,
 }
 
 impl Default for ClientConfig {
@@ -112,6 +120,7 @@ impl Default for ClientConfig {
             connect_timeout_ms: 10_000,
             linger_ms: 2_000,
             proto: Config::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -154,7 +163,7 @@ impl ClientConfig {
             connect_timeout_ms: self.connect_timeout_ms,
             linger_ms: self.linger_ms,
             streaming: false,
-            tls: false,
+            tls: true,
         }
     }
 }
@@ -185,6 +194,8 @@ enum Sock {
     Stream {
         stream: TcpStream,
         rest: VecDeque<SocketAddr>,
+        /// The TLS layer of a `wss://` connection.
+        tls: Option<Box<TlsLink>>,
     },
 }
 
@@ -219,6 +230,8 @@ enum Sock {
 pub struct Client {
     config: ClientConfig,
     driver: Core,
+    /// The rustls configuration (roots) of every `wss://` connection.
+    tls: Arc<rustls::ClientConfig>,
     /// The socket side of each slot, with the id it belongs to.
     sockets: Vec<Option<(ConnId, Sock)>>,
     poll: Poll,
@@ -249,16 +262,18 @@ impl Client {
     /// # Errors
     ///
     /// [`ConfigError`] for a configuration that cannot work (no connections,
-    /// a receive buffer under [`MIN_RECV_BUFFER`], a buffer over 1 GiB), or
-    /// when the OS poller cannot be made.
+    /// a receive buffer under [`MIN_RECV_BUFFER`], a buffer over 1 GiB,
+    /// PEM roots that do not parse), or when the OS poller cannot be made.
     pub fn new(config: ClientConfig) -> Result<Client, ConfigError> {
         config.check()?;
+        let tls = tls::client_config(&config.tls).map_err(ConfigError::Tls)?;
         let os = |e: io::Error| ConfigError::Poller(e.kind());
         let poll = Poll::new().map_err(os)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(os)?);
         let slots = (0..config.max_connections).map(|_| Slot::new()).collect();
         Ok(Client {
             driver: Driver::new(slots, config.driver()),
+            tls,
             sockets: (0..config.max_connections).map(|_| None).collect(),
             events: Events::with_capacity(64),
             config,
@@ -283,8 +298,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`OpenError::Url`] for a URL that is not `ws://` (`wss://` gives
-    /// `UrlError::TlsUnsupported`), [`OpenError::TooManyConnections`] when
+    /// [`OpenError::Url`] for a URL that is not `ws://` or `wss://`,
+    /// [`OpenError::TooManyConnections`] when
     /// every slot is taken, [`OpenError::Request`] when the request does not
     /// fit `tx_capacity`.
     pub fn open(&mut self, url: &str, now: Instant) -> Result<ConnId, OpenError> {
@@ -304,8 +319,8 @@ impl Client {
         options: &HandshakeOptions<'_>,
         now: Instant,
     ) -> Result<ConnId, OpenError> {
-        let c = self.config;
-        let id = self.driver.open(url, options, now, || storage(&c))?;
+        let c = &self.config;
+        let id = self.driver.open(url, options, now, || storage(c))?;
         self.kick = true;
         Ok(id)
     }
@@ -444,6 +459,7 @@ impl Client {
             let _ = self.harvest(Duration::ZERO);
         }
         self.collect_answers();
+        self.flush_tls();
         // Reads first, so bytes waiting in the socket count before a
         // keepalive deadline; then the timers, and what they queued.
         let budget_left = self.execute(now) && {
@@ -463,6 +479,7 @@ impl Client {
             sockets,
             poll,
             waker,
+            tls,
             ..
         } = self;
         let registry = poll.registry();
@@ -479,20 +496,31 @@ impl Client {
                     }
                 }
                 Action::Connect { id, addr } => {
-                    let outcome = connect(registry, &mut sockets[id.slot()], id, addr);
+                    let name = driver.tls_server_name(id);
+                    let start_tls = || name.map(|n| TlsLink::new(tls, n).map(Box::new)).transpose();
+                    let outcome = connect(registry, &mut sockets[id.slot()], id, addr, start_tls);
                     driver.handle_connect(id, outcome, now);
                 }
                 Action::Read { id, buf } => {
-                    let io = with_stream(sockets, id, |s| read(s, buf));
+                    let io = with_stream(sockets, id, |s, tls| match tls {
+                        Some(tls) => tls.read(s, buf),
+                        None => read(s, buf),
+                    });
                     driver.handle_read(id, io);
                 }
                 Action::Write { id, bytes } => {
-                    let io = with_stream(sockets, id, |s| write(s, bytes));
+                    let io = with_stream(sockets, id, |s, tls| match tls {
+                        Some(tls) => tls.write(s, bytes),
+                        None => write(s, bytes),
+                    });
                     driver.handle_write(id, io);
                 }
                 Action::Shutdown { id } => {
                     // A failed shutdown is bounded by the linger deadline.
-                    let _ = with_stream(sockets, id, |s| {
+                    let _ = with_stream(sockets, id, |s, tls| {
+                        if let Some(tls) = tls {
+                            tls.close_notify(s);
+                        }
                         let _ = s.shutdown(Shutdown::Write);
                         Io::Done(0)
                     });
@@ -509,6 +537,27 @@ impl Client {
             }
         }
         false
+    }
+
+    /// Writes the TLS records that waited for the socket (handshake
+    /// messages, data encrypted when the socket was full); a failure waits
+    /// for the connection's next read or write.
+    fn flush_tls(&mut self) {
+        for entry in self.sockets.iter_mut().flatten() {
+            if let (
+                _,
+                Sock::Stream {
+                    stream,
+                    tls: Some(tls),
+                    ..
+                },
+            ) = entry
+            {
+                if tls.wants_write() {
+                    let _ = tls.flush(stream);
+                }
+            }
+        }
     }
 
     /// Hands finished name resolutions to the driver.
@@ -708,35 +757,51 @@ fn lookup(host: &str, port: u16) -> io::Result<std::vec::IntoIter<SocketAddr>> {
     (host, port).to_socket_addrs()
 }
 
-/// Starts a connect to `addr`, or checks the one under way.
+/// Starts a connect to `addr`, or checks the one under way. TLS starts
+/// once TCP is up (`start_tls`: `None` for `ws://`), so nothing is written
+/// to a socket still connecting.
 fn connect(
     registry: &Registry,
     entry: &mut Option<(ConnId, Sock)>,
     id: ConnId,
     addr: SocketAddr,
+    start_tls: impl FnOnce() -> Result<Option<Box<TlsLink>>, LinkError>,
 ) -> ConnectOutcome {
     let mut rest = match entry.take() {
-        Some((owner, Sock::Stream { mut stream, rest })) if owner == id => {
-            match connect_progress(&stream) {
-                Ok(done) => {
-                    let outcome = if done {
-                        let _ = stream.set_nodelay(true);
-                        ConnectOutcome::Connected
-                    } else {
-                        ConnectOutcome::Pending
-                    };
-                    *entry = Some((id, Sock::Stream { stream, rest }));
-                    return outcome;
+        Some((
+            owner,
+            Sock::Stream {
+                mut stream, rest, ..
+            },
+        )) if owner == id => {
+            let progress = connect_progress(&stream).map_err(|e| classify(&e, true));
+            let up = progress.and_then(|done| match done {
+                true => start_tls().map(Some),
+                false => Ok(None),
+            });
+            match up {
+                Ok(Some(tls)) => {
+                    let _ = stream.set_nodelay(true);
+                    *entry = Some((id, Sock::Stream { stream, rest, tls }));
+                    return ConnectOutcome::Connected;
                 }
-                Err(e) => {
+                Ok(None) => {
+                    *entry = Some((
+                        id,
+                        Sock::Stream {
+                            stream,
+                            rest,
+                            tls: None,
+                        },
+                    ));
+                    return ConnectOutcome::Pending;
+                }
+                Err(error) => {
                     let _ = registry.deregister(&mut stream);
                     let mut rest = rest;
                     let next = rest.pop_front();
                     *entry = Some((id, Sock::Addresses(rest)));
-                    return ConnectOutcome::Failed {
-                        error: classify(&e, true),
-                        next,
-                    };
+                    return ConnectOutcome::Failed { error, next };
                 }
             }
         }
@@ -755,7 +820,14 @@ fn connect(
     });
     match started {
         Ok(stream) => {
-            *entry = Some((id, Sock::Stream { stream, rest }));
+            *entry = Some((
+                id,
+                Sock::Stream {
+                    stream,
+                    rest,
+                    tls: None,
+                },
+            ));
             ConnectOutcome::Pending
         }
         Err(e) => {
@@ -781,14 +853,17 @@ fn connect_progress(stream: &TcpStream) -> io::Result<bool> {
     }
 }
 
-/// Runs `f` on the stream of `id`; a missing one is a failed link.
+/// Runs `f` on the stream of `id` and its TLS layer; a missing one is a
+/// failed link.
 fn with_stream(
     sockets: &mut [Option<(ConnId, Sock)>],
     id: ConnId,
-    f: impl FnOnce(&mut TcpStream) -> Io,
+    f: impl FnOnce(&mut TcpStream, Option<&mut TlsLink>) -> Io,
 ) -> Io {
     match sockets.get_mut(id.slot()) {
-        Some(Some((owner, Sock::Stream { stream, .. }))) if *owner == id => f(stream),
+        Some(Some((owner, Sock::Stream { stream, tls, .. }))) if *owner == id => {
+            f(stream, tls.as_deref_mut())
+        }
         _ => Io::Failed(LinkError::Io),
     }
 }
@@ -819,14 +894,21 @@ fn write(stream: &mut TcpStream, bytes: &[u8]) -> Io {
     }
 }
 
+/// Closes a socket (after TLS close_notify, when it can still be sent).
 fn drop_sock(registry: &Registry, sock: Sock) {
-    if let Sock::Stream { mut stream, .. } = sock {
+    if let Sock::Stream {
+        mut stream, tls, ..
+    } = sock
+    {
+        if let Some(mut tls) = tls {
+            tls.close_notify(&mut stream);
+        }
         let _ = registry.deregister(&mut stream);
     }
 }
 
 /// Names an I/O error the way every transport does.
-fn classify(e: &io::Error, connecting: bool) -> LinkError {
+pub(crate) fn classify(e: &io::Error, connecting: bool) -> LinkError {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => LinkError::Refused,
         io::ErrorKind::TimedOut if connecting => LinkError::ConnectTimeout,
@@ -908,7 +990,7 @@ mod tests {
             ),
         ];
         for (config, want) in cases {
-            assert_eq!(Client::new(config).err(), Some(want), "{config:?}");
+            assert_eq!(Client::new(config.clone()).err(), Some(want), "{config:?}");
         }
     }
 }

@@ -21,6 +21,8 @@ pub enum ConfigError {
     BufferTooLarge,
     /// The operating system refused the poller or its waker.
     Poller(io::ErrorKind),
+    /// The TLS roots (`ClientConfig::tls`) cannot be used.
+    Tls(crate::TlsConfigError),
 }
 
 impl fmt::Display for ConfigError {
@@ -32,6 +34,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::BufferTooLarge => f.write_str("a buffer size is over 1 GiB"),
             ConfigError::Poller(k) => write!(f, "cannot create the OS poller: {k}"),
+            ConfigError::Tls(e) => write!(f, "TLS configuration: {e}"),
         }
     }
 }

@@ -21,9 +21,13 @@
 //!   sleeps until something can happen, so an idle loop uses no CPU.
 //! - Every failure is a [`ws_proto::SessionEvent::Closed`] with a typed
 //!   reason: [`ws_proto::LinkError`] (refused, name not found, connect timeout,
-//!   reset), or [`ws_proto::Error`] (handshake rejected with the HTTP status,
+//!   reset, TLS with its [`ws_proto::TlsReason`]), or [`ws_proto::Error`] (handshake rejected with the HTTP status,
 //!   protocol violation with the close code sent, close timeout, connection
 //!   lost mid-frame).
+//! - `wss://` runs rustls (ring provider) between the socket and the
+//!   driver's bytes, trusting the roots of [`TlsConfig`] (Mozilla's by
+//!   default, PEM roots, the OS store); redirects are followed as the driver
+//!   decides ([`ws_proto::redirect`]).
 //! - Sends are whole frames or [`ws_proto::SendError::Backpressure`]; the
 //!   queue drains as the socket takes bytes.
 //! - Mask keys and handshake keys come from `getrandom` through
@@ -46,11 +50,13 @@ mod client;
 mod clock;
 mod error;
 mod random;
+mod tls;
 
 pub use client::{Client, ClientConfig, Notifier, SLOT_BYTES};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
 pub use random::{BufferedRandom, MaskRandom, REFILL, RESEED_BYTES};
+pub use tls::{TlsConfig, TlsConfigError};
 pub use ws_proto::ConnId;
 
 /// The protocol core, for everything not re-exported below.

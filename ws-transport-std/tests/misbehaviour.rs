@@ -308,8 +308,8 @@ fn bad_urls_are_refused_at_open() {
     let mut h = Harness::new(ClientConfig::default());
     let now = h.clock.now();
     assert_eq!(
-        h.client.open("wss://127.0.0.1/", now),
-        Err(OpenError::Url(UrlError::TlsUnsupported))
+        h.client.open("ws://user@127.0.0.1/", now),
+        Err(OpenError::Url(UrlError::UserInfo))
     );
     assert_eq!(
         h.client.open("http://127.0.0.1/", now),

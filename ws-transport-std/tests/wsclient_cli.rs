@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{binary_of, echo_server, tungstenite_server};
+use common::{binary_of, echo_server, handshake, raw_server, tungstenite_server};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
@@ -113,6 +113,7 @@ fn help_prints_usage_and_exits_0() {
         "--print-pings",
         "--header",
         "--protocol",
+        "--ca",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
@@ -124,7 +125,8 @@ fn usage_errors_exit_2() {
         &[][..],
         &["--bogus", "ws://127.0.0.1/"],
         &["http://127.0.0.1/"],
-        &["wss://127.0.0.1/"],
+        &["--ca", "/nonexistent/ca.pem", "wss://127.0.0.1/"],
+        &["--insecure", "wss://127.0.0.1/"],
         &["ws://127.0.0.1/", "extra"],
         &["--close-code", "1005", "ws://127.0.0.1/"],
         &["--max-message", "0", "ws://127.0.0.1/"],
@@ -342,5 +344,101 @@ fn max_message_is_enforced() {
         "{}",
         r.stderr
     );
+    server.join().unwrap();
+}
+
+#[test]
+fn wss_echo_with_a_ca_file_and_the_end_printed() {
+    use common::tls::{wss_echo_server, Ca, Validity};
+    let ca = Ca::new("wsclient CA");
+    let (addr, server) = wss_echo_server("127.0.0.1:0", ca.server(&["localhost"], Validity::Now));
+    let pem = ca.write_pem("wsclient-ok");
+    let url = format!("wss://localhost:{}/", addr.port());
+    let r = run(
+        &[
+            "--ca",
+            pem.to_str().unwrap(),
+            "--close-reason",
+            "done",
+            &url,
+        ],
+        b"over tls\n",
+    );
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert_eq!(r.stdout, b"over tls\n");
+    assert!(
+        r.stderr
+            .contains("ended: closed by the close handshake (1000 \"done\")"),
+        "{}",
+        r.stderr
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn an_untrusted_server_is_a_tls_failure_named_on_exit() {
+    use common::tls::{tls_server, Ca, Validity};
+    let ca = Ca::new("unknown CA");
+    let (addr, server) = tls_server(
+        "127.0.0.1:0",
+        ca.server(&["127.0.0.1"], Validity::Now),
+        common::tls::plaintext_received,
+    );
+    let r = run(&[&format!("wss://127.0.0.1:{}/", addr.port())], b"x\n");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("ended: TLS failure: certificate issuer not trusted"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.join().unwrap(), 0, "nothing was sent");
+}
+
+#[test]
+fn a_bad_ca_file_is_a_usage_error_before_any_connection() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("wss://127.0.0.1:{}/", listener.local_addr().unwrap().port());
+    let dir = std::env::temp_dir().join(format!("ws-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, text, says) in [
+        (
+            "garbage.pem",
+            "-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n",
+            "not valid PEM",
+        ),
+        ("empty.pem", "no certificate here\n", "no CERTIFICATE"),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let r = run(&["--ca", path.to_str().unwrap(), &url], b"");
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+    }
+    assert!(listener.accept().is_err(), "a connection was made");
+}
+
+#[test]
+fn ping_flags_detect_a_silent_server() {
+    // The server completes the handshake, then sends nothing and keeps TCP
+    // open: only keepalive can tell.
+    let (port, server) = raw_server(|mut s| {
+        handshake(&mut s);
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut sink = [0u8; 256];
+        while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    let url = format!("ws://127.0.0.1:{port}/");
+    let started = Instant::now();
+    let r = run_with(
+        &["-n", "--ping-interval", "1", "--ping-timeout", "1", &url],
+        Vec::new(),
+        Duration::from_secs(15),
+    );
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stderr.contains("keepalive"), "{}", r.stderr);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "{took:?}");
     server.join().unwrap();
 }

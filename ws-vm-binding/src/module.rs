@@ -877,10 +877,8 @@ fn dispatch<Id: Copy + Eq, H: Host>(
                 events::connected(host, conn.connected, handle, protocol.unwrap_or(""));
             }
         }
-        SessionEvent::Message(m) => {
-            if !conn.closing {
-                events::message(host, conn.message, handle, m);
-            }
+        SessionEvent::Message(m) if !conn.closing => {
+            events::message(host, conn.message, handle, m);
         }
         SessionEvent::Fragment { data, .. } => {
             let msg = format!(
@@ -889,7 +887,6 @@ fn dispatch<Id: Copy + Eq, H: Host>(
             );
             host.diagnostic(&msg);
         }
-        SessionEvent::Ping(_) | SessionEvent::Pong(_) => {}
         SessionEvent::Closed(reason) => {
             let mut msg = String::new();
             let _ = write!(msg, "ws: connection {handle} ended: {reason}");
@@ -919,6 +916,8 @@ fn dispatch<Id: Copy + Eq, H: Host>(
                 slot.conn = None;
             }
         }
+        // Pings and pongs (answered by the core), and kinds a later core adds.
+        _ => {}
     }
 }
 

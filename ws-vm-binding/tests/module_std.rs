@@ -295,7 +295,7 @@ fn first_open_refused_fires_disconnected_once() {
         m.host().diagnostics
     );
     // Opens that fail at once return -1.
-    assert_eq!(m.open("wss://127.0.0.1:1/"), -1);
+    assert_eq!(m.open("ws://user@127.0.0.1:1/"), -1);
     assert_eq!(m.open("http://127.0.0.1/"), -1);
     assert_eq!(m.open("ws://"), -1);
 }

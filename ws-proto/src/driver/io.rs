@@ -80,7 +80,9 @@ pub enum Action<'a> {
         id: ConnId,
     },
     /// Close the socket and forget the id: nothing more comes for it. Every
-    /// opened id gets exactly one, last.
+    /// opened id gets exactly one, last; except when the server redirected
+    /// the handshake: then the id's socket is closed and the id starts
+    /// again with `Resolve` (or `Connect`), on a new socket.
     Close {
         /// The connection.
         id: ConnId,

@@ -47,6 +47,8 @@ pub mod table;
 mod transport;
 
 #[cfg(test)]
+mod redirect_tests;
+#[cfg(test)]
 mod tests;
 
 use core::marker::PhantomData;
@@ -225,6 +227,9 @@ where
         slot.link = link;
         slot.deadline = deadline;
         slot.port = url.port;
+        slot.secure = url.secure;
+        slot.hops = 0;
+        slot.visited[0] = crate::redirect::url_key(&url);
         slot.ready = Readiness::NONE;
         slot.write_failed = Zeroed::None;
         Ok(slot.id(index))
@@ -266,7 +271,9 @@ where
         } else {
             Session::new(conn, st.rx, st.assembler)
         };
-        session.map_err(OpenError::Storage)
+        let mut session = session.map_err(OpenError::Storage)?;
+        session.follow_redirects();
+        Ok(session)
     }
 
     fn live(&mut self, id: ConnId) -> Option<&mut Slot<R, TX, RX, A>> {
@@ -294,6 +301,21 @@ where
         let slot = self.slots().get(id.slot())?;
         let session = slot.session.as_ref()?;
         (slot.gen == id.gen && slot.is_live()).then(|| session.connection_ref().state())
+    }
+
+    /// For a `wss://` connection, the name its TLS layer sends (SNI) and
+    /// verifies the server's certificate against: the URL's host, a DNS
+    /// name or an IP literal (without brackets). `None` for `ws://`, or
+    /// once the handshake is over. A socket layer with TLS asks it when it
+    /// executes [`Action::Connect`] (after a redirect it may differ from
+    /// the first one).
+    pub fn tls_server_name(&self, id: ConnId) -> Option<&str> {
+        let slot = self.slots().get(id.slot())?;
+        let session = slot.session.as_ref()?;
+        if slot.gen != id.gen || !slot.secure || !slot.is_live() {
+            return None;
+        }
+        session.connection_ref().request_host()
     }
 
     /// The connection's phase; `None` once its `Close` action was given
@@ -397,11 +419,11 @@ where
     /// The next action for the socket layer, taking connections in turn.
     /// Execute it and report its result before asking again.
     pub fn poll_action(&mut self, now: Instant) -> Option<Action<'_>> {
-        let _ = now;
+        let config = self.config;
         for (i, slot) in in_turn(self.slots.as_mut(), self.action_cursor) {
             if slot.has_action() {
                 self.action_cursor = i + 1;
-                return slot.next_action(i);
+                return slot.next_action(i, now, &config);
             }
         }
         None

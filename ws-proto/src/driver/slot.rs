@@ -6,10 +6,12 @@ use core::net::SocketAddr;
 
 use super::io::{Action, ConnId, ConnectOutcome, Io, Readiness, Resolution};
 use super::table::Phase;
+use super::DriverConfig;
 use crate::buffer::Buffer;
 use crate::connection::State;
-use crate::error::Error;
+use crate::error::{Error, HandshakeError};
 use crate::random::Random;
+use crate::redirect::{self, Hop, Redirect, MAX_REDIRECTS};
 use crate::session::{Disconnect, LinkEnd, LinkError, Session};
 use crate::time::Instant;
 
@@ -116,6 +118,12 @@ pub struct Slot<R, TX, RX, A> {
     /// The connect deadline, then the linger deadline.
     pub(crate) deadline: Instant,
     pub(crate) port: u16,
+    /// The URL is `wss://`: the socket layer puts TLS under the bytes.
+    pub(crate) secure: bool,
+    /// Redirects followed since `open`.
+    pub(crate) hops: u8,
+    /// [`redirect::url_key`] of the URL opened and of each redirect's.
+    pub(crate) visited: [u32; MAX_REDIRECTS as usize + 1],
     pub(crate) ready: Readiness,
     /// How many bytes the last `Read` lent.
     pub(crate) lent: usize,
@@ -136,6 +144,9 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
             link: Link::Free,
             deadline: Instant::ZERO,
             port: 0,
+            secure: false,
+            hops: 0,
+            visited: [0; MAX_REDIRECTS as usize + 1],
             ready: Readiness::NONE,
             lent: 0,
             write_failed: Zeroed::None,
@@ -178,6 +189,7 @@ where
             Link::Free => return None,
             Link::Resolve { .. } => Phase::Resolve,
             Link::Connect { .. } => Phase::Connect,
+            Link::Up if self.session.as_ref()?.held_redirect() => Phase::Handshake,
             Link::Up => match self.session.as_ref()?.connection_ref().state() {
                 State::Connecting => Phase::Handshake,
                 State::Open => Phase::Open,
@@ -358,7 +370,8 @@ where
             Link::Free => false,
             Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
             Link::Up => {
-                (writable && self.write_failed.is_none())
+                session.held_redirect()
+                    || (writable && self.write_failed.is_none())
                     || (self.ready.readable && !session.read_buf().is_empty())
             }
             Link::Linger { policy, shut } => {
@@ -373,7 +386,12 @@ where
     }
 
     /// The next thing the socket layer should do for this slot.
-    pub(crate) fn next_action(&mut self, index: usize) -> Option<Action<'_>> {
+    pub(crate) fn next_action(
+        &mut self,
+        index: usize,
+        now: Instant,
+        config: &DriverConfig,
+    ) -> Option<Action<'_>> {
         if let Some(gen) = self.stale.take() {
             let id = ConnId {
                 slot: index as u16,
@@ -397,10 +415,60 @@ where
                 Some(Action::Connect { id, addr: *addr })
             }
             Link::Resolve { .. } | Link::Connect { .. } => None,
+            Link::Up if self.session.as_ref()?.held_redirect() => self.redirect(id, now, config),
             Link::Up => self.up_action(id),
             Link::Linger { .. } => self.linger_action(id),
             Link::Release => Some(self.release(id)),
         }
+    }
+
+    /// Follows the redirect the session holds: this `Close` ends the old
+    /// socket, and the connection starts again at resolve (or connect)
+    /// with its rewritten request. If it may not be followed, the session
+    /// ends with why (its `Closed` comes from the next poll).
+    fn redirect(
+        &mut self,
+        id: ConnId,
+        now: Instant,
+        config: &DriverConfig,
+    ) -> Option<Action<'static>> {
+        let hop = Hop {
+            secure: self.secure,
+            port: self.port,
+            visited: &self.visited[..=usize::from(self.hops)],
+            allowed: self.hops < MAX_REDIRECTS,
+        };
+        let deadline = now.plus_millis(config.proto.handshake_timeout_ms);
+        let session = self.session.as_mut()?;
+        let target = session.redirect(|conn, response| {
+            let (status, location) = redirect::location(response).unwrap_or((0, None));
+            let Some(location) = location else {
+                return Err(Error::Handshake(HandshakeError::Status(status)));
+            };
+            conn.redirect(location, hop, deadline).map_err(|why| {
+                Error::Handshake(HandshakeError::Redirect(Redirect::new(
+                    status, why, location,
+                )))
+            })
+        })?;
+        self.hops += 1;
+        if let Some(k) = self.visited.get_mut(usize::from(self.hops)) {
+            *k = target.key;
+        }
+        self.secure = target.secure;
+        self.port = target.port;
+        self.link = match target.ip {
+            Some(ip) => Link::Connect {
+                addr: SocketAddr::new(ip, target.port),
+                asked: false,
+            },
+            None => Link::Resolve { asked: false },
+        };
+        self.deadline = now.plus_millis(config.connect_timeout_ms);
+        self.ready = Readiness::NONE;
+        self.write_failed = Zeroed::None;
+        self.lent = 0;
+        Some(Action::Close { id })
     }
 
     fn up_action(&mut self, id: ConnId) -> Option<Action<'_>> {

@@ -52,6 +52,12 @@ pub enum Trigger {
     LingerTimeout,
     /// `open` took over the slot of a lingering connection.
     Reclaimed,
+    /// The server redirected the handshake to a host name and the redirect
+    /// is followed: the socket closes and the connection starts again (see
+    /// [`crate::redirect`]).
+    Redirected,
+    /// The same, to an IP address (no resolution).
+    RedirectedToAddress,
 }
 
 /// Every phase change: `(from, trigger, to)`. Anything else leaves the
@@ -66,6 +72,12 @@ pub const TRANSITIONS: &[(Phase, Trigger, Phase)] = &[
     (Phase::Handshake, Trigger::Accepted, Phase::Open),
     (Phase::Handshake, Trigger::ProtocolEnd, Phase::Closing),
     (Phase::Handshake, Trigger::DeliveredAbort, Phase::Released),
+    (Phase::Handshake, Trigger::Redirected, Phase::Resolve),
+    (
+        Phase::Handshake,
+        Trigger::RedirectedToAddress,
+        Phase::Connect,
+    ),
     (Phase::Open, Trigger::LocalClose, Phase::Closing),
     (Phase::Open, Trigger::ProtocolEnd, Phase::Closing),
     (Phase::Open, Trigger::DeliveredLinger, Phase::Linger),

@@ -355,6 +355,22 @@ fn apply(net: &mut Net, id: ConnId, from: Phase, trigger: Trigger) -> Option<Pha
             net.accept(id);
             assert_eq!(net.events(), [(id, "connected".to_string())]);
         }
+        Trigger::Redirected | Trigger::RedirectedToAddress => {
+            let to = match trigger {
+                Trigger::Redirected => "ws://example.test/next",
+                _ => "ws://127.0.0.2:9002/next",
+            };
+            net.run();
+            let mark = net.log.len();
+            let response = std::format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\n\r\n");
+            net.send(id, response.as_bytes());
+            assert_eq!(net.events(), []);
+            net.run();
+            assert!(
+                net.since(mark, id).contains(&Did::Close(id)),
+                "old socket closes"
+            );
+        }
         Trigger::LocalClose => {
             let r = net.d.connection(id).map(|c| c.close(now, 1000, ""));
             assert_eq!(r, Ok(Ok(())));

@@ -399,6 +399,7 @@ impl From<Event<'_>> for Ev {
             Event::Ping(p) => Ev::Ping(p.to_vec()),
             Event::Pong(p) => Ev::Pong(p.to_vec()),
             Event::Closed(c) => Ev::Closed(c.code, c.reason.to_owned()),
+            other => panic!("an event these tests do not know: {other:?}"),
         }
     }
 }

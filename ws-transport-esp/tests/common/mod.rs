@@ -151,6 +151,7 @@ impl Ev {
             SessionEvent::Closed(Disconnect::Error(e)) => Ev::Failed(e),
             SessionEvent::Closed(Disconnect::Link(e)) => Ev::Link(e),
             SessionEvent::Closed(Disconnect::Local) => Ev::Local,
+            other => panic!("an event this test does not know: {other:?}"),
         }
     }
 

@@ -2,6 +2,8 @@
 //! copies of events, a tungstenite echo server and a raw-TCP server kit.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -45,6 +47,7 @@ pub fn own(ev: SessionEvent<'_>) -> Ev {
             Disconnect::Link(e) => End::Link(e),
             Disconnect::Local => End::Local,
         }),
+        other => panic!("an event these tests do not know: {other:?}"),
     }
 }
 
