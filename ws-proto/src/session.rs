@@ -187,10 +187,11 @@ pub struct Session<R, TX, RX, A> {
     /// The size of the last read (what to keep when the buffer shrinks).
     last_read: usize,
     /// Payload bytes of the held-back text frame already checked as UTF-8
-    /// (or `NO_HOLD`).
-    checked: usize,
+    /// (or `NO_HOLD`). `u32`: a held frame fits in 4 GiB (the ESP32 slot
+    /// size is tested).
+    checked: u32,
     /// The size of the frame held back, for which `read_buf` makes room.
-    want: usize,
+    want: u32,
     /// The terminal event was delivered.
     ended: bool,
     /// Redirects are followed by the driver: a 3xx response is held for it
@@ -301,7 +302,7 @@ where
         if self.ended || self.link_end.is_some() || self.conn.state() == State::Closed {
             return &mut [];
         }
-        let want = core::mem::take(&mut self.want);
+        let want = core::mem::take(&mut self.want) as usize;
         if want > 0 {
             if make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
                 // Read only the rest of the held frame: once it is out, the
@@ -406,7 +407,7 @@ where
         let (pos, stop) = decode(conn, &rxb[..*end], *start, assembler, hold, now);
         if let Stop::Hold(total) = stop {
             // `read_buf` makes the room, before the next read.
-            *want = total;
+            *want = total as u32; // checked by `Hold::check` to fit
         }
         match stop {
             Stop::Event(event) => {
@@ -605,7 +606,7 @@ enum Stop<'a> {
 
 /// `Session::checked` when the frame at the front must not be held (the
 /// buffer could not grow for it).
-const NO_HOLD: usize = usize::MAX;
+const NO_HOLD: u32 = u32::MAX;
 
 /// What `decode` needs to decide whether to hold a frame back.
 struct Hold<'a> {
@@ -613,7 +614,7 @@ struct Hold<'a> {
     limit: usize,
     /// Payload bytes of the held text frame already checked as UTF-8, or
     /// [`NO_HOLD`].
-    checked: &'a mut usize,
+    checked: &'a mut u32,
 }
 
 impl Hold<'_> {
@@ -644,16 +645,20 @@ impl Hold<'_> {
             return None;
         }
         let total = usize::try_from(h.payload_len).ok()?.checked_add(hlen)?;
+        // Held sizes are kept in 32 bits.
+        u32::try_from(total).ok()?;
         if total <= pending.len() || total > self.limit {
             return None;
         }
         if h.opcode == OpCode::Text {
-            let body = pending.get(hlen + *self.checked..)?;
-            match core::str::from_utf8(body) {
-                Ok(_) => *self.checked += body.len(),
-                Err(e) if e.error_len().is_none() => *self.checked += e.valid_up_to(),
+            let body = pending.get(hlen + *self.checked as usize..)?;
+            // Both below `total`, which fits in 32 bits.
+            let checked = match core::str::from_utf8(body) {
+                Ok(_) => body.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
                 Err(_) => return None,
-            }
+            };
+            *self.checked += checked as u32;
         }
         Some(total)
     }
