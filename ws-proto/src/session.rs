@@ -397,8 +397,6 @@ where
             held,
             ..
         } = self;
-        // Reads fill the buffer up to this; past it, it only grows to hold a frame.
-        let rx_fill_limit = (*rx).soft_limit();
         let hold = Hold {
             limit: if *streaming { 0 } else { (*rx).limit() },
             checked,
@@ -434,8 +432,9 @@ where
             }
             Stop::Waiting | Stop::Hold(_) => {
                 *start = pos;
-                // Full and unable to grow.
-                let full = *start == 0 && *end == rxb.len() && rxb.len() >= rx_fill_limit;
+                // Full and unable to grow (reads fill the buffer up to its
+                // soft limit; past it, it only grows to hold a frame).
+                let full = *start == 0 && *end == rxb.len() && rxb.len() >= (*rx).soft_limit();
                 let end = match (conn.state(), *link_end) {
                     // The response header does not fit the receive buffer.
                     (State::Connecting, _) if full => {
