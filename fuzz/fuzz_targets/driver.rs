@@ -44,6 +44,8 @@ type TestDriver = Driver<Xorshift, [u8; 1024], [u8; 256], [u8; 512], [TestSlot; 
 enum Op {
     Open {
         literal: bool,
+        /// `open_in_place`: the slot keeps its storage and restarts it.
+        in_place: bool,
     },
     SendText {
         who: u8,
@@ -259,13 +261,19 @@ fn ready(d: &mut TestDriver, m: &Model, id: ConnId) {
 fn apply(d: &mut TestDriver, m: &mut Model, op: Op, now: &mut Instant) {
     let t = *now;
     match op {
-        Op::Open { literal } => {
+        Op::Open { literal, in_place } => {
             let url = if literal {
                 "ws://127.0.0.1:9001/"
             } else {
                 "ws://example.test/"
             };
-            if let Ok(id) = d.open(url, &HandshakeOptions::default(), t, storage) {
+            let opts = HandshakeOptions::default();
+            let opened = if in_place {
+                d.open_in_place(url, &opts, t, storage)
+            } else {
+                d.open(url, &opts, t, storage)
+            };
+            if let Ok(id) = opened {
                 assert!(!m.ids.contains(&id), "id {id:?} handed out twice");
                 m.ids.push(id);
                 m.peers.insert(id, Peer::default());

@@ -258,6 +258,19 @@ struct Limits {
     pong_timeout_ms: u32,
 }
 
+impl From<&Config> for Limits {
+    fn from(config: &Config) -> Self {
+        let saturate = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        Limits {
+            max_message_size: config.max_message_size,
+            close_timeout_ms: saturate(config.close_timeout_ms),
+            max_response_header: saturate(config.max_response_header as u64),
+            ping_interval_ms: saturate(config.ping_interval_ms),
+            pong_timeout_ms: saturate(config.pong_timeout_ms),
+        }
+    }
+}
+
 /// Offsets into the request (which is never longer than 64 KiB).
 #[derive(Clone, Copy, Debug)]
 struct RequestSpans {
@@ -291,17 +304,30 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
     #[inline(always)]
     pub fn new(
-        mut rng: R,
+        rng: R,
         tx_storage: S,
         url: &Url<'_>,
         opts: &HandshakeOptions<'_>,
         config: Config,
         now: Instant,
     ) -> Result<Self, SendError> {
+        let mut conn = Connection::idle(rng, tx_storage);
+        conn.restart(url, opts, config, now)?;
+        Ok(conn)
+    }
+
+    /// Writes the handshake request (a fresh key) at the front of the
+    /// queue, with room for a close frame beside it.
+    fn write_request(
+        &mut self,
+        url: &Url<'_>,
+        opts: &HandshakeOptions<'_>,
+    ) -> Result<RequestSpans, SendError> {
         let mut nonce = [0u8; 16];
-        rng.fill(&mut nonce)?;
+        self.rng.fill(&mut nonce)?;
         let key = handshake::encode_key(&nonce);
-        let mut tx = TxQueue::new(tx_storage);
+        let tx = &mut self.tx;
+        tx.clear();
         if !tx.reserve_total(CONTROL_RESERVE) {
             return Err(SendError::RequestTooLarge);
         }
@@ -313,26 +339,27 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             return Err(SendError::RequestTooLarge);
         }
         let span = |at: usize| u16::try_from(at).map_err(|_| SendError::RequestTooLarge);
-        let request = RequestSpans {
+        Ok(RequestSpans {
             key_at: span(request.key_at)?,
             protocols: (span(request.protocols.0)?, span(request.protocols.1)?),
             host: (span(request.host.0)?, span(request.host.1)?),
-        };
-        let saturate = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
-        Ok(Connection {
+        })
+    }
+
+    /// A connection over `tx_storage` that has not started (closed, nothing
+    /// queued): [`restart`](Self::restart) begins a handshake in place.
+    #[inline(always)]
+    pub fn idle(rng: R, tx_storage: S) -> Self {
+        Connection {
             rng,
-            tx,
-            limits: Limits {
-                max_message_size: config.max_message_size,
-                close_timeout_ms: saturate(config.close_timeout_ms),
-                max_response_header: saturate(config.max_response_header as u64),
-                ping_interval_ms: saturate(config.ping_interval_ms),
-                pong_timeout_ms: saturate(config.pong_timeout_ms),
+            tx: TxQueue::new(tx_storage),
+            limits: Limits::from(&Config::default()),
+            phase: Phase::Closed,
+            request: RequestSpans {
+                key_at: 0,
+                protocols: (0, 0),
+                host: (0, 0),
             },
-            phase: Phase::Handshake {
-                deadline: now.plus_millis(config.handshake_timeout_ms),
-            },
-            request,
             frame: None,
             message: None,
             message_len: 0,
@@ -340,10 +367,47 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             sending: None,
             tx_utf8: Utf8Validator::new(),
             keepalive: Keepalive {
-                deadline: now,
+                deadline: Instant::ZERO,
                 pinged: false,
             },
-        })
+        }
+    }
+
+    /// Starts over in place, as [`new`](Self::new) with this connection's
+    /// random source and storage: the handshake request is written into the
+    /// existing queue (nothing large is built or moved) and every state of
+    /// the earlier connection is dropped. On error the connection is closed.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn restart(
+        &mut self,
+        url: &Url<'_>,
+        opts: &HandshakeOptions<'_>,
+        config: Config,
+        now: Instant,
+    ) -> Result<(), SendError> {
+        self.phase = Phase::Closed;
+        self.request = match self.write_request(url, opts) {
+            Ok(spans) => spans,
+            Err(e) => {
+                self.tx.clear();
+                return Err(e);
+            }
+        };
+        self.limits = Limits::from(&config);
+        self.phase = Phase::Handshake {
+            deadline: now.plus_millis(config.handshake_timeout_ms),
+        };
+        (self.frame, self.message, self.message_len) = (None, None, 0);
+        (self.rx_utf8, self.tx_utf8) = (Utf8Validator::new(), Utf8Validator::new());
+        self.sending = None;
+        self.keepalive = Keepalive {
+            deadline: now,
+            pinged: false,
+        };
+        Ok(())
     }
 
     // ----- inputs -------------------------------------------------------

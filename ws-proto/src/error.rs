@@ -84,7 +84,9 @@ impl core::error::Error for ProtocolError {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HandshakeError {
-    /// The status was not 101; the code is the server's.
+    /// The status was not 101; the code is the server's. (Through the
+    /// driver, a redirect with a `Location` is followed, or ends as
+    /// [`HandshakeError::Redirect`].)
     Status(u16),
     /// Not a parseable HTTP/1.1 response.
     Malformed,

@@ -74,13 +74,13 @@ pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_LEN] {
 }
 
 /// A bounded writer over a byte slice.
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    at: usize,
+pub(crate) struct Writer<'a> {
+    pub(crate) buf: &'a mut [u8],
+    pub(crate) at: usize,
 }
 
 impl Writer<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), SendError> {
         let end = self.at + bytes.len();
         let dst = self
             .buf
@@ -91,7 +91,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn put_u16(&mut self, mut n: u16) -> Result<(), SendError> {
+    pub(crate) fn put_u16(&mut self, mut n: u16) -> Result<(), SendError> {
         let mut digits = [0u8; 5];
         let mut i = digits.len();
         loop {

@@ -36,7 +36,9 @@
 //! [`frame`] (headers), [`mask`] (the masking hot path), [`utf8`] (incremental
 //! validation), [`close`] (close codes), [`connection`] (the state machine),
 //! [`assembler`] (whole messages), [`session`] (connection + buffers),
-//! [`driver`] (the lifecycle of a set of connections, for transports), [`queue`] (the outbound queue), [`time`],
+//! [`driver`] (the lifecycle of a set of connections, for transports),
+//! [`redirect`] (handshake redirects, followed by the driver), [`tls`] (how
+//! a transport's TLS layer names its failures), [`queue`] (the outbound queue), [`time`],
 //! [`random`], [`error`].
 #![no_std]
 // One measured hot path needs `unsafe` (the ASCII fast path in `utf8::validate`,

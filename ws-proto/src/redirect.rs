@@ -25,7 +25,7 @@
 use core::fmt;
 use core::net::IpAddr;
 
-use crate::handshake::{self, RequestLayout};
+use crate::handshake::{self, RequestLayout, Writer};
 use crate::url::Url;
 
 /// How many redirects one `open` follows.
@@ -147,16 +147,25 @@ impl fmt::Display for Redirect {
 }
 
 /// The status of a complete response header and its `Location`, if any.
+///
+/// The response was already parsed by [`handshake::parse_response`] (a
+/// redirect is held only after it said `Status`), so its lines are well
+/// formed: a scan finds the field without a second 512-byte header array
+/// on the stack (the worst call path of `poll` on a microcontroller).
 pub(crate) fn location(response: &[u8]) -> Option<(u16, Option<&[u8]>)> {
-    let mut headers = [httparse::EMPTY_HEADER; handshake::MAX_RESPONSE_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    resp.parse(response).ok()?;
-    let status = resp.code?;
-    let location = resp
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("location"))
-        .map(|h| h.value.trim_ascii());
+    let mut lines = response
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status = lines.next()?.strip_prefix(b"HTTP/1.")?.get(2..5)?;
+    let status = core::str::from_utf8(status).ok()?.parse().ok()?;
+    let location = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| {
+            let colon = l.iter().position(|&b| b == b':')?;
+            Some((&l[..colon], &l[colon + 1..]))
+        })
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"location"))
+        .map(|(_, value)| value.trim_ascii());
     Some((status, location))
 }
 
@@ -308,41 +317,16 @@ impl<'a> Base<'a> {
     }
 }
 
-/// A bounded writer (`None` once `out` is full).
-struct Out<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
-
-impl Out<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Option<()> {
-        let end = self.at.checked_add(bytes.len())?;
-        self.buf.get_mut(self.at..end)?.copy_from_slice(bytes);
-        self.at = end;
-        Some(())
+/// Writes the authority of `base` (`//host[:port]`).
+fn authority(w: &mut Writer<'_>, base: &Base<'_>) -> Option<()> {
+    w.put(b"//").ok()?;
+    w.put(base.host).ok()?;
+    let default = if base.secure { 443 } else { 80 };
+    if base.port != default {
+        w.put(b":").ok()?;
+        w.put_u16(base.port).ok()?;
     }
-
-    fn authority(&mut self, base: &Base<'_>) -> Option<()> {
-        self.put(b"//")?;
-        self.put(base.host)?;
-        let default = if base.secure { 443 } else { 80 };
-        if base.port != default {
-            self.put(b":")?;
-            let mut digits = [0u8; 5];
-            let mut n = base.port;
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            self.put(&digits[i..])?;
-        }
-        Some(())
-    }
+    Some(())
 }
 
 /// Writes `location` resolved against `base` as an absolute `ws`/`wss` URL
@@ -354,7 +338,7 @@ fn resolve(base: &Base<'_>, location: &[u8], out: &mut [u8]) -> Option<usize> {
         Some(i) => &location[..i],
         None => location,
     };
-    let mut w = Out { buf: out, at: 0 };
+    let mut w = Writer { buf: out, at: 0 };
     let scheme_end = location
         .iter()
         .position(|&b| matches!(b, b':' | b'/' | b'?'))
@@ -371,28 +355,29 @@ fn resolve(base: &Base<'_>, location: &[u8], out: &mut [u8]) -> Option<usize> {
                 // Left as it is: parsing it fails with the scheme named.
                 scheme
             };
-        w.put(mapped)?;
-        w.put(rest)?;
+        w.put(mapped).ok()?;
+        w.put(rest).ok()?;
     } else if location.starts_with(b"//") {
-        w.put(base.scheme())?;
-        w.put(location)?;
+        w.put(base.scheme()).ok()?;
+        w.put(location).ok()?;
     } else {
-        w.put(base.scheme())?;
-        w.authority(base)?;
+        w.put(base.scheme()).ok()?;
+        authority(&mut w, base)?;
         if location.starts_with(b"/") {
-            w.put(location)?;
+            w.put(location).ok()?;
         } else if location.starts_with(b"?") || location.is_empty() {
             let path_end = base.resource.iter().position(|&b| b == b'?');
-            w.put(&base.resource[..path_end.unwrap_or(base.resource.len())])?;
-            w.put(location)?;
+            w.put(&base.resource[..path_end.unwrap_or(base.resource.len())])
+                .ok()?;
+            w.put(location).ok()?;
         } else {
             // Relative path: replaces the last segment of the base path.
             let path_end = base.resource.iter().position(|&b| b == b'?');
             let path = &base.resource[..path_end.unwrap_or(base.resource.len())];
             let dir = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-            w.put(b"/")?;
-            w.put(path.get(1..dir).unwrap_or_default())?;
-            w.put(location)?;
+            w.put(b"/").ok()?;
+            w.put(path.get(1..dir).unwrap_or_default()).ok()?;
+            w.put(location).ok()?;
         }
     }
     Some(w.at)
@@ -582,5 +567,30 @@ mod tests {
         let r = b"HTTP/1.1 302 Found\r\nlocation:  /x \r\n\r\n";
         assert_eq!(location(r), Some((302, Some(&b"/x"[..]))));
         assert_eq!(location(b"HTTP/1.1 302 Found\r\n\r\n"), Some((302, None)));
+    }
+
+    /// The scan reads what httparse reads from any response it parses.
+    #[test]
+    fn location_scan_agrees_with_httparse() {
+        let by_httparse = |r: &[u8]| -> Option<(u16, Option<std::vec::Vec<u8>>)> {
+            let mut headers = [httparse::EMPTY_HEADER; handshake::MAX_RESPONSE_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            resp.parse(r).ok()?;
+            let loc = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("location"));
+            Some((resp.code?, loc.map(|h| h.value.trim_ascii().to_vec())))
+        };
+        for r in [
+            &b"HTTP/1.1 301 Moved\r\nX-Location: no\r\nLOCATION:\tws://h:9/a?b=c \r\n\r\n"[..],
+            b"HTTP/1.1 307 \nServer: s\nLocation: /n\n\n",
+            b"HTTP/1.1 308 P\r\nA: 1\r\nB: 2\r\nLocation:\r\n\r\nLocation: /body\r\n",
+            b"HTTP/1.1 303 See Other\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            let want = by_httparse(r).unwrap_or_else(|| panic!("{r:?}"));
+            let got = location(r).map(|(s, l)| (s, l.map(<[u8]>::to_vec)));
+            assert_eq!(got, Some(want), "{:?}", core::str::from_utf8(r));
+        }
     }
 }

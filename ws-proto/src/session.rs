@@ -31,11 +31,15 @@ use core::fmt;
 use crate::assembler::{Assembler, Message};
 use crate::buffer::Buffer;
 use crate::close::{CloseFrame, MESSAGE_TOO_BIG};
+use crate::connection::Config;
 use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
+use crate::error::SendError;
 use crate::error::{Error, HandshakeError};
 use crate::frame::{FrameHeader, OpCode};
+use crate::handshake::HandshakeOptions;
 use crate::random::Random;
 use crate::time::Instant;
+use crate::url::Url;
 
 /// What a [`Session`] delivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,7 +256,13 @@ where
         if rx.as_ref().len() < MIN_RECV_BUFFER {
             return Err(SessionConfigError::RecvBufferTooSmall);
         }
-        Ok(Session {
+        Ok(Self::over(conn, rx, assembler, streaming))
+    }
+
+    /// A session over `conn`, before any byte.
+    #[inline(always)]
+    fn over(conn: Connection<R, TX>, rx: RX, assembler: A, streaming: bool) -> Self {
+        Session {
             conn,
             rx,
             start: 0,
@@ -269,7 +279,62 @@ where
             ended: false,
             redirects: false,
             held: false,
-        })
+        }
+    }
+
+    /// A session over this storage with no connection started (whole
+    /// messages, or fragments when `streaming`): [`restart`](Self::restart)
+    /// begins one in place, so storage that lives in place (a `static`
+    /// slot) is never built on the stack again.
+    #[inline(always)]
+    pub fn idle(rng: R, tx: TX, rx: RX, assembler: A, streaming: bool) -> Self {
+        Self::over(Connection::idle(rng, tx), rx, assembler, streaming)
+    }
+
+    /// Whether this storage can carry a connection whose largest message is
+    /// `max_message_size`: the checks of [`new`](Self::new) and
+    /// [`streaming`](Self::streaming).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new) (the assembler counts only when not streaming).
+    pub fn fits(&self, max_message_size: u64) -> Result<(), SessionConfigError> {
+        if self.rx.as_ref().len() < MIN_RECV_BUFFER {
+            return Err(SessionConfigError::RecvBufferTooSmall);
+        }
+        if !self.streaming && (self.assembler.capacity() as u64) < max_message_size {
+            return Err(SessionConfigError::AssemblerTooSmall);
+        }
+        Ok(())
+    }
+
+    /// The largest message the assembler can join.
+    pub fn assembler_capacity(&self) -> usize {
+        self.assembler.capacity()
+    }
+
+    /// Starts a new connection in place, keeping this session's storage and
+    /// mode: [`Connection::restart`], then nothing received, no link end,
+    /// the assembler empty. Check the storage first with [`fits`](Self::fits).
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::restart`].
+    pub fn restart(
+        &mut self,
+        url: &Url<'_>,
+        opts: &HandshakeOptions<'_>,
+        config: Config,
+        now: Instant,
+    ) -> Result<(), SendError> {
+        self.conn.restart(url, opts, config, now)?;
+        (self.start, self.end) = (0, 0);
+        (self.checked, self.want) = (0, 0);
+        self.assembler.reset();
+        (self.link_end, self.timer_end) = (None, None);
+        (self.fresh, self.filled, self.last_read) = (false, false, 0);
+        (self.ended, self.redirects, self.held) = (false, false, false);
+        Ok(())
     }
 
     /// The connection, for commands (`send_text`, `ping`, `close`, ...).

@@ -174,7 +174,7 @@ where
         let rng = self.rng.clone();
         let none = HandshakeOptions::default();
         self.driver
-            .open(url, options.unwrap_or(&none), now, || Storage {
+            .open_in_place(url, options.unwrap_or(&none), now, || Storage {
                 rng,
                 tx: [0; TX],
                 rx: [0; RX],

@@ -210,7 +210,7 @@ where
     ) -> Result<Self::Id, OpenError> {
         self.driver.set_network(self.ready.is_ready());
         let rng = self.rng.clone();
-        let id = self.driver.open(url, options, now, || Storage {
+        let id = self.driver.open_in_place(url, options, now, || Storage {
             rng,
             tx: [0; TX],
             rx: [0; RX],

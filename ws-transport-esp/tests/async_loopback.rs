@@ -10,7 +10,10 @@ mod common;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use common::{close_code, close_frame, echo, raw, serve, Clock, Ev, OsRandom, LIMIT};
+use common::{
+    close_code, close_frame, echo, messages_then_reset, raw, serve, serve_then_reset, Clock, Ev,
+    OsRandom, LIMIT,
+};
 use embedded_io_adapters::tokio_1::FromTokio;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
 use tungstenite::Message;
@@ -499,4 +502,42 @@ async fn slots_in_caller_storage() {
         let _ = tokio::time::timeout(Duration::from_millis(5), c.wait(clock.now())).await;
     }
     assert_eq!(server.join().unwrap(), 1);
+}
+
+/// Issue 11: while the client has a frame queued and unwritten, the server
+/// sends N messages and resets the connection. All N arrive, then the reset.
+#[tokio::test(flavor = "current_thread")]
+async fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    const N: usize = 50;
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
+    let (port, server) = serve_then_reset(N, go_rx);
+    let clock = Clock::new();
+    let mut c = client::<1024, 1024>(ClientConfig::default());
+    let id = c
+        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
+        .unwrap();
+    let evs = drive(&mut c, &clock, |e| !e.is_empty()).await;
+    assert_eq!(kinds(evs), vec![Ev::Connected]);
+    send_text(&mut c, id, "left unread by the server").unwrap();
+    let sent = std::time::Instant::now();
+    let evs = drive(&mut c, &clock, |_| {
+        sent.elapsed() > Duration::from_millis(100)
+    })
+    .await;
+    assert!(evs.is_empty(), "{evs:?}");
+    go_tx.send(()).unwrap();
+    // Queued, and nothing is polled until the reset went out. The task
+    // sleeps (it does not block its thread), so the executor sees the
+    // stream's readiness as an embassy executor would.
+    send_text(&mut c, id, &"x".repeat(512)).unwrap();
+    let start = std::time::Instant::now();
+    while !server.is_finished() {
+        assert!(start.elapsed() < LIMIT, "server never ended");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.join().unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let evs = drive(&mut c, &clock, closed).await;
+    assert!(evs.iter().all(|(i, _)| *i == id));
+    assert_eq!(kinds(evs), messages_then_reset(N));
 }

@@ -522,6 +522,14 @@ fn slots_in_caller_storage() {
     assert_eq!(join_polling(&mut c, &clock, server), 1);
 }
 
+/// Issue 11: the messages a server sent before it reset the connection are
+/// all delivered before the fault, while a write was pending.
+#[test]
+fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    let clock = Clock::new();
+    reset_while_a_write_is_pending(&mut small(), &clock, "127.0.0.1");
+}
+
 #[test]
 fn a_redirect_is_followed_on_a_new_socket() {
     // The driver decides redirects; this executor only closes the old

@@ -138,3 +138,18 @@ fn timeouts_fire_while_the_network_is_silent() {
     assert!(slowest < QUICK);
     drop(listener);
 }
+
+/// Issue 11 over the non-blocking stack: the messages a server sent before
+/// it reset the connection are all delivered before the fault, while a
+/// write was pending.
+#[test]
+fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    let clock = Clock::new();
+    let mut c: EspClient<_, _, _, 2, 512, 1024, 1024> = EspClient::new(
+        NbStack::new(),
+        AlwaysReady,
+        OsRandom,
+        ClientConfig::default(),
+    );
+    reset_while_a_write_is_pending(&mut c, &clock, "127.0.0.1");
+}

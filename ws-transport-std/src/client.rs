@@ -163,7 +163,7 @@ impl ClientConfig {
             connect_timeout_ms: self.connect_timeout_ms,
             linger_ms: self.linger_ms,
             streaming: false,
-            tls: true,
+            tls: cfg!(feature = "tls"),
         }
     }
 }
@@ -231,7 +231,7 @@ pub struct Client {
     config: ClientConfig,
     driver: Core,
     /// The rustls configuration (roots) of every `wss://` connection.
-    tls: Arc<rustls::ClientConfig>,
+    tls: tls::Shared,
     /// The socket side of each slot, with the id it belongs to.
     sockets: Vec<Option<(ConnId, Sock)>>,
     poll: Poll,
@@ -293,8 +293,12 @@ impl Client {
     /// Starts a connection. Never blocks: it parses the URL, reserves a slot
     /// and queues the handshake request; name resolution (on a worker
     /// thread) and the non-blocking connect start from [`poll`](Self::poll).
-    /// Every later failure (refused, name not found, timeout, handshake
-    /// rejected) comes as a [`SessionEvent::Closed`] from `poll`.
+    /// Every later failure (refused, name not found, timeout, TLS, handshake
+    /// rejected, a redirect not followed) comes as a
+    /// [`SessionEvent::Closed`] from `poll`. A `wss://` URL runs TLS with
+    /// the roots of [`ClientConfig::tls`]; a 301/302/303/307/308 with a
+    /// `Location` is followed up to 3 times with the same options
+    /// ([`ws_proto::redirect`]).
     ///
     /// # Errors
     ///

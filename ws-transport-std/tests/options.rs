@@ -113,7 +113,7 @@ fn authorization_and_subprotocol_reach_a_wss_server() {
         ca.server(&["localhost"], Validity::Now),
         |s| {
             let ws = tungstenite::accept_hdr(s, check).unwrap();
-            common::tls::echo(ws);
+            common::echo(ws);
         },
     );
     let mut h = Harness::new(ClientConfig {

@@ -120,11 +120,7 @@ fn a_plain_server_behind_wss_is_a_tls_failure() {
     });
     let mut h = Harness::new(ClientConfig::default());
     let id = h.open(&format!("wss://127.0.0.1:{port}/"));
-    let ev = h.expect(id, 10);
-    assert!(
-        matches!(ev, Ev::Closed(End::Link(LinkError::Tls { .. }))),
-        "{ev:?}"
-    );
+    assert_eq!(h.expect(id, 10), tls_end(TlsReason::PeerMisbehaved));
     handle.join().unwrap();
 }
 
@@ -149,12 +145,18 @@ fn an_alert_mid_stream_ends_the_link_after_the_messages_before_it() {
     assert_eq!(h.expect(id, 10), Ev::Connected);
     assert_eq!(h.expect(id, 10), Ev::Text("one".into()));
     assert_eq!(h.expect(id, 10), Ev::Text("two".into()));
-    let ev = h.expect(id, 10);
-    assert!(
-        matches!(ev, Ev::Closed(End::Link(LinkError::Tls { .. }))),
-        "{ev:?}"
-    );
+    assert_eq!(h.expect(id, 10), tls_end(TlsReason::PeerMisbehaved));
     handle.join().unwrap();
+}
+
+#[test]
+fn an_alert_from_the_server_is_named() {
+    // A server that wants a client certificate: the client has none, the
+    // server answers with the certificate_required alert (116).
+    let ca = Ca::new("ws test CA");
+    let config = ca.server_wanting_client_certs(&["127.0.0.1"]);
+    let (ev, _) = failing(trusting(&ca), config, "127.0.0.1");
+    assert_eq!(ev, tls_end(TlsReason::Alert(116)));
 }
 
 #[test]

@@ -66,7 +66,7 @@ use crate::connection::{Config, Connection, State};
 use crate::error::UrlError;
 use crate::handshake::HandshakeOptions;
 use crate::random::Random;
-use crate::session::{Session, SessionEvent};
+use crate::session::{Session, SessionConfigError, SessionEvent};
 use crate::time::Instant;
 use crate::url::Url;
 use run::Kind;
@@ -80,6 +80,30 @@ fn ip_literal(url: &Url<'_>) -> Result<Option<IpAddr>, OpenError> {
         None if url.ipv6 => Err(OpenError::Url(UrlError::InvalidHost)),
         ip => Ok(ip),
     }
+}
+
+/// Starts `session` over in place for `url`: the largest message capped at
+/// the assembler's room unless streaming, the storage checked, a new request.
+fn restart<R: Random, TX: Buffer, RX: Buffer, A: Buffer>(
+    session: &mut Session<R, TX, RX, A>,
+    url: &Url<'_>,
+    options: &HandshakeOptions<'_>,
+    mut proto: Config,
+    streaming: bool,
+    now: Instant,
+) -> Result<(), OpenError> {
+    if !streaming {
+        let room = session.assembler_capacity() as u64;
+        proto.max_message_size = proto.max_message_size.min(room);
+    }
+    session
+        .fits(proto.max_message_size)
+        .map_err(OpenError::Storage)?;
+    session
+        .restart(url, options, proto, now)
+        .map_err(OpenError::Request)?;
+    session.follow_redirects();
+    Ok(())
 }
 
 /// What a driver needs to know of its transport and its limits.
@@ -186,7 +210,10 @@ where
     /// Starts a connection to `url` and returns at once; resolution, connect
     /// and handshake follow from [`poll_action`](Self::poll_action), and
     /// [`poll_event`](Self::poll_event) reports `Connected` or `Closed`.
-    /// `storage` is called only once a slot is free and the URL is good.
+    /// `storage` is called only once a slot is free and the URL is good,
+    /// and only if the slot holds none: a slot taken over from a lingering
+    /// connection restarts that connection's storage in place (its socket
+    /// closes, even if this `open` fails).
     ///
     /// # Errors
     ///
@@ -199,6 +226,40 @@ where
         options: &HandshakeOptions<'_>,
         now: Instant,
         storage: impl FnOnce() -> Storage<R, TX, RX, A>,
+    ) -> Result<ConnId, OpenError> {
+        self.start(url, options, now, storage, false)
+    }
+
+    /// As [`open`](Self::open), but the slot keeps its storage for its whole
+    /// life: `storage` is called only for the slot's first connection (its
+    /// session is built in place, then), and every later `open` in that
+    /// slot restarts the session in place (a new request written into the
+    /// queue, the receive buffer and assembler emptied). Nothing large is
+    /// built or moved on the stack: the open of a microcontroller's
+    /// fixed-array slots.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_in_place(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+        storage: impl FnOnce() -> Storage<R, TX, RX, A>,
+    ) -> Result<ConnId, OpenError> {
+        self.start(url, options, now, storage, true)
+    }
+
+    /// `open`, keeping the slot's storage when `keep`.
+    #[inline(always)]
+    fn start(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        now: Instant,
+        storage: impl FnOnce() -> Storage<R, TX, RX, A>,
+        keep: bool,
     ) -> Result<ConnId, OpenError> {
         if !self.network_up {
             return Err(OpenError::NetworkDown);
@@ -215,15 +276,32 @@ where
             None => Link::Resolve { asked: false },
         };
         let index = self.free_slot().ok_or(OpenError::TooManyConnections)?;
-        let session = self.session(&url, options, now, storage())?;
         let deadline = now.plus_millis(self.config.connect_timeout_ms);
+        let (proto, streaming) = (self.config.proto, self.config.streaming);
         let slot = &mut self.slots_mut()[index];
         if slot.link != Link::Free {
             // A lingering connection gives way; its socket closes first.
             slot.stale = Some(slot.gen);
+            slot.link = Link::Free;
+        }
+        slot.kept |= keep;
+        if slot.session.is_none() {
+            let st = storage();
+            let session = Session::idle(st.rng, st.tx, st.rx, st.assembler, streaming);
+            slot.session = Zeroed::Some(session);
+        }
+        let started = match slot.session.as_mut() {
+            Some(session) => restart(session, &url, options, proto, streaming, now),
+            // Never: the session was put there above.
+            None => Err(OpenError::Storage(SessionConfigError::RecvBufferTooSmall)),
+        };
+        if let Err(e) = started {
+            if !slot.kept {
+                slot.session = Zeroed::None;
+            }
+            return Err(e);
         }
         slot.gen = slot.gen.wrapping_add(1);
-        slot.session = Zeroed::Some(session);
         slot.link = link;
         slot.deadline = deadline;
         slot.port = url.port;
@@ -247,33 +325,6 @@ where
             .filter(|(_, s)| matches!(s.link, Link::Linger { .. } | Link::Release))
             .min_by_key(|(_, s)| s.deadline)
             .map(|(i, _)| i)
-    }
-
-    // Inlined into the caller: storage by value is built once in the
-    // caller's frame, not copied per call (ESP32 `open`: 6.5 -> 3.4 KiB of stack).
-    #[inline(always)]
-    fn session(
-        &self,
-        url: &Url<'_>,
-        options: &HandshakeOptions<'_>,
-        now: Instant,
-        st: Storage<R, TX, RX, A>,
-    ) -> Result<Session<R, TX, RX, A>, OpenError> {
-        let mut proto = self.config.proto;
-        if !self.config.streaming {
-            let room = st.assembler.limit() as u64;
-            proto.max_message_size = proto.max_message_size.min(room);
-        }
-        let conn =
-            Connection::new(st.rng, st.tx, url, options, proto, now).map_err(OpenError::Request)?;
-        let session = if self.config.streaming {
-            Session::streaming(conn, st.rx, st.assembler)
-        } else {
-            Session::new(conn, st.rx, st.assembler)
-        };
-        let mut session = session.map_err(OpenError::Storage)?;
-        session.follow_redirects();
-        Ok(session)
     }
 
     fn live(&mut self, id: ConnId) -> Option<&mut Slot<R, TX, RX, A>> {

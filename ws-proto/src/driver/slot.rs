@@ -133,6 +133,9 @@ pub struct Slot<R, TX, RX, A> {
     /// The generation of an earlier connection whose socket is still to be
     /// closed (its slot was taken over while it lingered).
     pub(crate) stale: Option<u32>,
+    /// The session (its storage) stays when the connection ends, for the
+    /// next one to restart in place ([`super::Driver::open_in_place`]).
+    pub(crate) kept: bool,
 }
 
 impl<R, TX, RX, A> Slot<R, TX, RX, A> {
@@ -151,6 +154,7 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
             lent: 0,
             write_failed: Zeroed::None,
             stale: None,
+            kept: false,
         }
     }
 }
@@ -523,7 +527,9 @@ where
     /// Frees the slot: the socket's `Close` is the id's last action.
     fn release(&mut self, id: ConnId) -> Action<'static> {
         self.link = Link::Free;
-        self.session = Zeroed::None;
+        if !self.kept {
+            self.session = Zeroed::None;
+        }
         self.ready = Readiness::NONE;
         self.write_failed = Zeroed::None;
         Action::Close { id }

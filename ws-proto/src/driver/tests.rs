@@ -795,3 +795,67 @@ fn a_failed_address_moves_to_the_next_one() {
     assert_eq!(net.log.last(), Some(&Did::Connect(id, next)));
     assert_eq!(net.d.phase(id), Some(Phase::Connect));
 }
+
+// ----- storage kept in place -----------------------------------------------
+
+#[test]
+fn open_in_place_restarts_the_slots_session_with_nothing_of_the_last() {
+    let mut net = Net::new(Net::quiet());
+    let made = core::cell::Cell::new(0);
+    let make = || {
+        made.set(made.get() + 1);
+        storage()
+    };
+    let opts = HandshakeOptions::default();
+    let a = net
+        .d
+        .open_in_place("ws://127.0.0.1:9001/one", &opts, net.now, make)
+        .unwrap();
+    net.connect(a);
+    net.accept(a);
+    assert_eq!(net.events(), [(a, "connected".into())]);
+    // Half a message in the assembler, half a frame in the receive
+    // buffer, a frame queued to send; then the link resets.
+    net.peers[a.slot()]
+        .inbox
+        .extend([0x01, 0x03, b'a', b'b', b'c', 0x80, 0x05, b'h']);
+    net.peers[a.slot()].end = Some(Io::Failed(LinkError::Reset));
+    let _ = net.d.connection(a).map(|c| c.send_text("queued"));
+    net.peers[a.slot()].write_error = Some(LinkError::Reset);
+    net.readable(a);
+    assert_eq!(
+        net.events(),
+        [(a, closed(Disconnect::Link(LinkError::Reset)))]
+    );
+    net.run();
+    assert_eq!(net.d.lingering(), 0);
+
+    // A request that cannot fit fails and leaves the slot free.
+    let long = std::format!("ws://127.0.0.1:9001/{}", "x".repeat(2000));
+    let refused = net.d.open_in_place(&long, &opts, net.now, make);
+    assert_eq!(
+        refused,
+        Err(OpenError::Request(crate::SendError::RequestTooLarge))
+    );
+    assert_eq!(net.d.connection_count(), 0);
+
+    let b = net
+        .d
+        .open_in_place("ws://127.0.0.1:9001/two", &opts, net.now, make)
+        .unwrap();
+    assert_eq!(made.get(), 1, "the slot's storage was made once");
+    assert_eq!((b.slot(), b == a), (a.slot(), false));
+    net.peers[b.slot()] = Peer::default();
+    net.connect(b);
+    let written = String::from_utf8_lossy(&net.peers[b.slot()].written).into_owned();
+    assert!(written.starts_with("GET /two HTTP/1.1\r\n"), "{written:?}");
+    assert!(
+        written.ends_with("\r\n\r\n"),
+        "only the request: {written:?}"
+    );
+    net.accept(b);
+    assert_eq!(net.events(), [(b, "connected".into())]);
+    // A text now is whole: no fragment or half frame of `a` is left.
+    net.send(b, &frame(0x1, b"fresh"));
+    assert_eq!(net.events(), [(b, "text fresh".into())]);
+}

@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -86,6 +87,30 @@ pub fn serve<T: Send + 'static>(
     handler: impl FnOnce(&mut WebSocket<TcpStream>) -> T + Send + 'static,
 ) -> (u16, JoinHandle<T>) {
     serve_on("127.0.0.1:0", handler)
+}
+
+/// Issue 11's server: after the handshake it waits for `go` (the client's
+/// first frame is then in its receive queue, unread), sends `n` text
+/// messages `message {i}`, and returns; the socket is then closed with the
+/// client's bytes unread, so the kernel resets the connection (RST, not
+/// FIN). When the handle is joined, the reset went out.
+pub fn serve_then_reset(n: usize, go: mpsc::Receiver<()>) -> (u16, JoinHandle<()>) {
+    serve(move |ws| {
+        go.recv_timeout(LIMIT).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 0..n {
+            ws.send(Message::text(format!("message {i}"))).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    })
+}
+
+/// What a client reports after [`serve_then_reset`]: the `n` messages in
+/// order, then the reset.
+pub fn messages_then_reset(n: usize) -> Vec<Ev> {
+    let mut evs: Vec<Ev> = (0..n).map(|i| Ev::Text(format!("message {i}"))).collect();
+    evs.push(Ev::Link(LinkError::Reset));
+    evs
 }
 
 /// Echoes data messages until the close handshake; returns how many it echoed.
@@ -191,6 +216,52 @@ where
         assert!(start.elapsed() < LIMIT, "timed out; events so far: {out:?}");
         std::thread::sleep(Duration::from_micros(100));
     }
+}
+
+/// Issue 11 over an nb client: while the client has a frame queued and
+/// unwritten, the server sends `n` messages and resets the connection. All
+/// `n` arrive, in order, then `Link(Reset)`.
+pub fn reset_while_a_write_is_pending<
+    T,
+    N,
+    R,
+    S,
+    const C: usize,
+    const RX: usize,
+    const TX: usize,
+    const MSG: usize,
+>(
+    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
+    clock: &Clock,
+    host: &str,
+) where
+    T: TcpClientStack + Dns,
+    N: NetworkReady,
+    R: Random + Clone,
+    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
+{
+    const N: usize = 50;
+    let (go_tx, go_rx) = mpsc::channel();
+    let (port, server) = serve_then_reset(N, go_rx);
+    let id = client
+        .open(&format!("ws://{host}:{port}/"), clock.now())
+        .unwrap();
+    connect(client, clock, id);
+    client.send_text(id, "left unread by the server").unwrap();
+    let sent = std::time::Instant::now();
+    let evs = drive(client, clock, |_| {
+        sent.elapsed() > Duration::from_millis(100)
+    });
+    assert!(evs.is_empty(), "{evs:?}");
+    go_tx.send(()).unwrap();
+    // Queued, and nothing is polled until the reset went out.
+    client.send_text(id, &"x".repeat(TX / 2)).unwrap();
+    server.join().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let evs = drive(client, clock, |e| e.iter().any(|(_, e)| e.is_closed()));
+    assert!(evs.iter().all(|(i, _)| *i == id));
+    let evs: Vec<Ev> = evs.into_iter().map(|(_, e)| e).collect();
+    assert_eq!(evs, messages_then_reset(N));
 }
 
 /// Drives until `id` reports `Connected`.

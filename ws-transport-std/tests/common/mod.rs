@@ -162,7 +162,7 @@ pub fn echo_server(addr: &str, conns: usize) -> (SocketAddr, JoinHandle<()>) {
 }
 
 /// Echoes text and binary messages until the connection ends.
-pub fn echo(mut ws: tungstenite::WebSocket<TcpStream>) {
+pub fn echo<S: Read + Write>(mut ws: tungstenite::WebSocket<S>) {
     loop {
         match ws.read() {
             Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {

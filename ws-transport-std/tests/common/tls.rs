@@ -2,13 +2,14 @@
 //! expired or for another name) and a TLS server: rustls on top of a
 //! loopback socket, tungstenite on top of that.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
@@ -46,9 +47,13 @@ impl Ca {
         }
     }
 
-    /// A server configuration with a certificate for `names` (DNS names or
-    /// IP literals) signed by this CA.
-    pub fn server(&self, names: &[&str], validity: Validity) -> Arc<ServerConfig> {
+    /// A certificate for `names` (DNS names or IP literals) signed by this
+    /// CA, and its key.
+    fn cert(
+        &self,
+        names: &[&str],
+        validity: Validity,
+    ) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let mut params = CertificateParams::new(names).unwrap();
@@ -62,12 +67,40 @@ impl Ca {
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ServerConfig::builder_with_provider(provider)
+        (chain, key)
+    }
+
+    /// A server configuration with a certificate for `names` signed by
+    /// this CA.
+    pub fn server(&self, names: &[&str], validity: Validity) -> Arc<ServerConfig> {
+        let (chain, key) = self.cert(names, validity);
+        let config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        Arc::new(config)
+    }
+
+    /// As [`server`](Self::server), wanting a client certificate from this
+    /// CA (a client without one gets the certificate_required alert).
+    pub fn server_wanting_client_certs(&self, names: &[&str]) -> Arc<ServerConfig> {
+        let (chain, key) = self.cert(names, Validity::Now);
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.pem.as_bytes()).unwrap())
+            .unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .unwrap();
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
             .unwrap();
         Arc::new(config)
@@ -81,6 +114,12 @@ impl Ca {
         std::fs::write(&path, &self.pem).unwrap();
         path
     }
+}
+
+/// The ring provider (deprecated only for lacking post-quantum groups).
+#[allow(deprecated)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Listens on `addr` (port 0), accepts one connection and runs `f` on its
@@ -105,22 +144,8 @@ where
 /// the handshake with `check` over the request) and echoes until the end.
 pub fn wss_echo_server(addr: &str, config: Arc<ServerConfig>) -> (SocketAddr, JoinHandle<()>) {
     tls_server(addr, config, |stream| {
-        let ws = tungstenite::accept(stream).unwrap();
-        echo(ws);
+        super::echo(tungstenite::accept(stream).unwrap());
     })
-}
-
-/// Echoes text and binary messages until the connection ends.
-pub fn echo<S: Read + Write>(mut ws: tungstenite::WebSocket<S>) {
-    loop {
-        match ws.read() {
-            Ok(m @ (tungstenite::Message::Text(_) | tungstenite::Message::Binary(_))) => {
-                ws.send(m).unwrap();
-            }
-            Ok(_) => {}
-            Err(_) => return,
-        }
-    }
 }
 
 /// Reads whatever plaintext arrives until the TLS session or the socket

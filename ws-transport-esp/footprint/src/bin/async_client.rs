@@ -1,7 +1,8 @@
 //! The async transport: `AsyncClient` over a fake `embedded-nal-async`
 //! connector and resolver (whose stream talks to the same fake server as the
 //! nb program), polled by a minimal executor: DNS, connect, handshake, a
-//! text and a ping, every frame kind until the server's close.
+//! text and a ping, every frame kind until the server's close. The slots
+//! are a `static` (`.bss`), as on a device with a small task stack.
 #![no_std]
 #![no_main]
 
@@ -14,9 +15,14 @@ use core::task::{Context, Poll, Waker};
 
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use ws_footprint::{Rng, Server, MSG, RX, TX};
+use ws_footprint::{Rng, Server, Slots, MSG, RX, TX};
 use ws_proto::{Instant, SessionEvent};
-use ws_transport_esp::{AsyncClient, ClientConfig};
+use ws_transport_esp::{AsyncClient, ClientConfig, Slot};
+
+/// The client's slots: empty slots are all zero bytes (`.bss`).
+static mut SLOTS: Slots = [const { Slot::new() }; 2];
+/// The fake network (not the device's code), out of the measured stack.
+static mut NET: Net = Net(RefCell::new(Server::new()));
 
 /// The fake network: one server.
 struct Net(RefCell<Server>);
@@ -103,10 +109,24 @@ fn block_on<F: Future>(f: F) -> F::Output {
 
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    let net = Net(RefCell::new(Server::new()));
+    // SAFETY: `_start` runs once, alone (one hart, no interrupts), and this
+    // is the only place that names SLOTS and NET: the `&mut` is unique and
+    // NET is never borrowed mutably.
+    let (slots, net) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(SLOTS),
+            &*core::ptr::addr_of!(NET),
+        )
+    };
     block_on(async {
-        let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG> =
-            AsyncClient::new(&net, &net, Rng(black_box(0x2545_f491)), ClientConfig::default());
+        let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG, &mut Slots> =
+            AsyncClient::new_in(
+                net,
+                net,
+                Rng(black_box(0x2545_f491)),
+                ClientConfig::default(),
+                slots,
+            );
         let url = black_box("ws://echo.local:8080/stream");
         let Ok(id) = client.open(url, None, Instant::ZERO) else {
             return;

@@ -1,6 +1,10 @@
 //! The protocol core alone: a `ws_proto::Session` with array buffers does the
 //! handshake (with `Sec-WebSocket-Accept` validation), sends a text and a
 //! ping, and decodes every frame kind until the server's close. No transport.
+//!
+//! The buffers are `static`s (`.bss`), lent as `&mut [u8]`, as on a device
+//! with a small task stack: only the session's state is on the stack. The
+//! fake server (the network, not the device's code) is a `static` too.
 #![no_std]
 #![no_main]
 
@@ -9,14 +13,32 @@ use core::hint::black_box;
 use ws_footprint::{Rng, Server, MSG, RX, TX};
 use ws_proto::{Config, Connection, HandshakeOptions, Instant, Session, SessionEvent, Url};
 
+/// The outbound queue's bytes.
+static mut TX_BUF: [u8; TX] = [0; TX];
+/// The receive buffer.
+static mut RX_BUF: [u8; RX] = [0; RX];
+/// The assembler's bytes.
+static mut MSG_BUF: [u8; MSG] = [0; MSG];
+/// The peer.
+static mut SERVER: Server = Server::new();
+
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    let mut server = Server::new();
+    // SAFETY: `_start` runs once, alone (one hart, no interrupts), and this
+    // is the only place that names these statics: each reference is unique.
+    let (server, tx, rx, msg) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(SERVER),
+            &mut *core::ptr::addr_of_mut!(TX_BUF),
+            &mut *core::ptr::addr_of_mut!(RX_BUF),
+            &mut *core::ptr::addr_of_mut!(MSG_BUF),
+        )
+    };
     let mut run = || -> Option<()> {
         let url = Url::parse(black_box("ws://echo.local:8080/stream")).ok()?;
         let conn = Connection::new(
             Rng(black_box(0x2545_f491)),
-            [0u8; TX],
+            &mut tx[..],
             &url,
             &HandshakeOptions::default(),
             Config {
@@ -26,7 +48,7 @@ pub extern "C" fn _start() -> ! {
             Instant::ZERO,
         )
         .ok()?;
-        let mut s = Session::new(conn, [0u8; RX], [0u8; MSG]).ok()?;
+        let mut s = Session::new(conn, &mut rx[..], &mut msg[..]).ok()?;
         let mut t = 0u64;
         loop {
             t += 1;
