@@ -2,16 +2,21 @@
 # Runs the side-by-side benchmarks (benches/) and prints one table: each row is one of
 # ws-proto's measurements, as a speed ratio to the physical anchor and to each peer
 # (peer time / our time: 2.00x = we take half the time; for the anchor, 1.00x = as fast as it).
+# Rows of a group are interleaved (benches/benches/common/interleave.rs): each round times
+# a short batch of every row, so the load of other processes falls on all of them alike;
+# each row's figure is the lower quartile of its batches (the median is listed too).
 #
-# usage: scripts/bench-table.sh [--table-only] [criterion filter]
+# usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
+#   filter         only rows whose "group/row" contains it
 #   BENCH_CPU=N    the CPU the benchmarks are pinned to (default 1; "" = no pinning)
-#   BENCH_TIME=S   criterion measurement time in seconds (default 2; warm-up is 1)
-# Results: $CARGO_TARGET_DIR/criterion (default target/criterion) and, for allocations,
-# $CARGO_TARGET_DIR/ws-bench-alloc.txt.
+#   BENCH_TIME=S   seconds per group (default 3)
+# Results: $CARGO_TARGET_DIR/ws-bench (default target/ws-bench): one GROUP.tsv per group,
+# alloc.txt and memory.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
+OUT="$TARGET/ws-bench"
 RUN=1
 if [ "${1:-}" = "--table-only" ]; then RUN=0; shift; fi
 FILTER="${1:-}"
@@ -20,76 +25,70 @@ PIN=()
 if [ -n "$CPU" ] && command -v taskset >/dev/null; then PIN=(taskset -c "$CPU"); fi
 
 if [ "$RUN" = 1 ]; then
+  mkdir -p "$OUT"
   cargo bench -q -p ws-benches --no-run
-  BENCHES=(encode decode)
-  if cargo bench -q -p ws-benches --bench echo --no-run 2>/dev/null; then BENCHES+=(echo); fi
-  for b in "${BENCHES[@]}"; do
-    "${PIN[@]}" cargo bench -q -p ws-benches --bench "$b" -- \
-      --warm-up-time 1 --measurement-time "${BENCH_TIME:-2}" --noplot $FILTER >&2
+  export WS_BENCH_TIME="${BENCH_TIME:-3}" WS_BENCH_OUT="$PWD/$OUT"
+  for b in encode decode echo; do
+    "${PIN[@]}" cargo bench -q -p ws-benches --bench "$b" -- $FILTER >&2
   done
-  "${PIN[@]}" cargo bench -q -p ws-benches --bench alloc | tee "$TARGET/ws-bench-alloc.txt" >&2
-  cargo bench -q -p ws-benches --bench memory | tee "$TARGET/ws-bench-memory.txt" >&2
+  "${PIN[@]}" cargo bench -q -p ws-benches --bench alloc | tee "$OUT/alloc.txt" >&2
+  cargo bench -q -p ws-benches --bench memory | tee "$OUT/memory.txt" >&2
+  { date -u '+%Y-%m-%d %H:%M UTC'; uptime; } > "$OUT/when.txt"
 fi
 
-python3 - "$TARGET" <<'PY'
-import json, os, sys
-root = os.path.join(sys.argv[1], "criterion")
+python3 - "$OUT" <<'PY'
+import glob, os, sys
+out = sys.argv[1]
+res, tp, med = {}, {}, {}
+for path in glob.glob(os.path.join(out, "*.tsv")):
+    with open(path) as f:
+        for line in f:
+            f = line.rstrip("\n").split("\t")
+            g, row, ns, kind, amount = f[:5]
+            res[(g, row)] = float(ns)
+            med[(g, row)] = float(f[5]) if len(f) > 5 else float(ns)
+            tp[g] = (kind, int(amount))
 
-def est(group, fn):
-    p = os.path.join(root, group, fn, "new", "estimates.json")
-    try:
-        with open(p) as f:
-            return json.load(f)["median"]["point_estimate"]  # ns per iteration
-    except (OSError, KeyError, ValueError):
-        return None
-
-def bench(group, fn):
-    p = os.path.join(root, group, fn, "new", "benchmark.json")
-    try:
-        with open(p) as f:
-            return json.load(f).get("throughput") or {}
-    except (OSError, ValueError):
-        return {}
-
-def rate(group, fn):
-    t = est(group, fn)
+def rate(g, row):
+    t = res.get((g, row))
     if t is None:
         return "-"
-    tp = bench(group, fn)
-    if "Bytes" in tp:
-        return "%.2f GB/s" % (tp["Bytes"] / t)
-    if "Elements" in tp:
-        per_s = tp["Elements"] / t * 1e9
-        return "%.1f M msg/s" % (per_s / 1e6) if per_s >= 1e6 else "%.0f k msg/s" % (per_s / 1e3)
-    return "%.0f ns" % t if t < 1e4 else "%.1f us" % (t / 1e3)
+    kind, n = tp[g]
+    if kind == "bytes":
+        return "%.2f GB/s" % (n / t)
+    per_s = n / t * 1e9
+    return "%.1f M msg/s" % (per_s / 1e6) if per_s >= 1e6 else "%.0f k msg/s" % (per_s / 1e3)
+
+def ratio(g, ours, other):
+    a, b = res.get((g, ours)), res.get((g, other))
+    return None if a is None or b is None else b / a
 
 PEERS = [("tungstenite", "tungstenite"), ("fastwebsockets", "fastwebsockets"),
-         ("fastwebsockets_frame", "fws Frame"), ("embedded_websocket", "embedded-ws")]
+         ("fastwebsockets_frame", "fws Frame"), ("embedded_websocket", "embedded-ws"),
+         ("tokio_websockets", "tokio-ws")]
 ROWS = []
 for size in ["16B", "1KiB", "64KiB", "1MiB"]:
-    g = "encode_" + size
-    ROWS.append((g, "ws_proto_send_text", "anchor_u64_xor", "u64 XOR copy"))
-    ROWS.append((g, "ws_proto_encode_masked", "anchor_u64_xor", "u64 XOR copy"))
-ROWS.append(("decode_text16", "ws_proto_recv", "anchor_from_utf8", "from_utf8"))
-ROWS.append(("decode_text16", "ws_proto_session", "anchor_from_utf8", "from_utf8"))
-ROWS.append(("decode_bin64k", "ws_proto_recv", "anchor_memcpy", "memcpy"))
-ROWS.append(("decode_bin64k", "ws_proto_session", "anchor_memcpy", "memcpy"))
+    for ours in ["ws_proto_client", "ws_proto_send_text", "ws_proto_encode_masked"]:
+        ROWS.append(("encode_" + size, ours, "anchor_u64_xor", "u64 XOR copy"))
+for ours in ["ws_proto_recv", "ws_proto_session", "ws_proto_session_tuned"]:
+    ROWS.append(("decode_text16", ours, "anchor_from_utf8", "from_utf8"))
+for ours in ["ws_proto_recv", "ws_proto_session", "ws_proto_session_tuned"]:
+    ROWS.append(("decode_bin64k", ours, "anchor_memcpy", "memcpy"))
 ROWS.append(("echo_pingpong", "ws_proto", "anchor_raw_tcp", "raw TCP echo"))
 ROWS.append(("echo_pipelined", "ws_proto", "anchor_raw_tcp", "raw TCP echo"))
 
-def ratio(group, ours, other):
-    a, b = est(group, ours), est(group, other)
-    if a is None or b is None:
-        return "-"
-    return "%.2fx" % (b / a)
-
-hdr = ["group", "ws-proto path", "ours", "vs anchor", "anchor"] + [p[1] for p in PEERS]
+fmt_r = lambda r: "-" if r is None else "%.2fx" % r
+hdr = ["group", "ws-proto path", "ours", "vs anchor", "anchor"] + [p[1] for p in PEERS] + ["vs best peer"]
 lines = []
 for g, ours, anchor, aname in ROWS:
-    if est(g, ours) is None:
+    if (g, ours) not in res:
         continue
-    lines.append([g, ours, rate(g, ours), ratio(g, ours, anchor), aname] +
-                 [ratio(g, ours, p[0]) for p in PEERS])
+    rs = [ratio(g, ours, p[0]) for p in PEERS]
+    have = [(r, p[1]) for r, p in zip(rs, PEERS) if r is not None]
+    best = min(have) if have else None
+    lines.append([g, ours, rate(g, ours), fmt_r(ratio(g, ours, anchor)), aname] +
+                 [fmt_r(r) for r in rs] +
+                 ["-" if best is None else "%.2fx %s" % best])
 w = [max(len(str(r[i])) for r in [hdr] + lines) for i in range(len(hdr))]
 fmt = lambda r: "| " + " | ".join(str(c).ljust(w[i]) for i, c in enumerate(r)) + " |"
 print(fmt(hdr))
@@ -97,36 +96,88 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's median time / ours (higher is better for us); '-' = not measured")
+print("ratios = other's time / ours (>= 1.00x: we are at least as fast), lower quartiles of interleaved batches; '-' = not measured")
+when = os.path.join(out, "when.txt")
+if os.path.exists(when):
+    print("run: " + " / ".join(l.strip() for l in open(when)))
 
-# Every measurement, for reference.
+r = ratio("encode_64KiB", "ws_proto_client", "anchor_u64_xor_at_payload")
+if r is not None:
+    print("(encode 64 KiB against the same XOR copy into the payload's offset in a frame, 14 bytes in: %.2fx)" % r)
 print()
-allrows = []
-for g in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-    gp = os.path.join(root, g)
-    for fn in sorted(os.listdir(gp)):
-        if est(g, fn) is not None:
-            allrows.append((g, fn, "%.1f ns" % est(g, fn), rate(g, fn)))
-if allrows:
-    w2 = [max(len(r[i]) for r in allrows) for i in range(4)]
-    for r in allrows:
-        print("  ".join(c.ljust(w2[i]) for i, c in enumerate(r)))
+for (g, row), t in sorted(res.items()):
+    print("  %-16s %-26s %12.1f ns (median %12.1f)  %s" % (g, row, t, med[(g, row)], rate(g, row)))
 
-alloc = os.path.join(sys.argv[1], "ws-bench-alloc.txt")
-if os.path.exists(alloc):
-    print()
-    print("heap allocations per message in steady state (counting global allocator):")
-    with open(alloc) as f:
-        for line in f:
-            if line.startswith("alloc "):
-                print("  " + line[6:].rstrip())
+# The issue's rows: each target, met or its measured gap.
+def target_row(what, g, ours, peers, goal_note, anchor=None):
+    t = res.get((g, ours))
+    if t is None:
+        return
+    parts = []
+    worst = None
+    for key, name in peers:
+        r = ratio(g, ours, key)
+        if r is not None:
+            parts.append("%s %.2fx" % (name, r))
+            worst = r if worst is None else min(worst, r)
+    if anchor:
+        r = ratio(g, ours, anchor[0])
+        if r is not None:
+            parts.append("%s %.2fx" % (anchor[1], r))
+            worst = r if worst is None else min(worst, r)
+    status = "-" if worst is None else ("met" if worst >= 1.0 else "gap: %.0f%% behind" % ((1 / worst - 1) * 100))
+    print("| %s | %s | %s | %s |" % (what, ", ".join(parts), goal_note, status))
 
-memory = os.path.join(sys.argv[1], "ws-bench-memory.txt")
-if os.path.exists(memory):
-    print()
-    print("heap bytes held per connection (counting global allocator, server in a child process):")
-    with open(memory) as f:
-        for line in f:
-            if line.startswith("memory "):
-                print("  " + line[7:].rstrip())
+ALLPEERS = [("embedded_websocket", "embedded-ws"), ("fastwebsockets_frame", "fws Frame"),
+            ("fastwebsockets", "fastwebsockets"), ("tokio_websockets", "tokio-ws"), ("tungstenite", "tungstenite")]
+print()
+print("| issue row (the std Client's path) | ours vs each (time ratio) | goal | status |")
+print("|---|---|---|---|")
+target_row("send 16 B text, MaskRandom + default queue", "encode_16B", "ws_proto_client", ALLPEERS, ">= 1.0x every peer")
+target_row("encode 64 KiB, MaskRandom + default queue", "encode_64KiB", "ws_proto_client",
+           [("fastwebsockets_frame", "fws Frame (in place)"), ("fastwebsockets", "fastwebsockets"), ("tokio_websockets", "tokio-ws")],
+           ">= 1.0x the anchor and the peers", ("anchor_u64_xor", "u64 XOR copy"))
+for row, what in [("ws_proto_session", "defaults"), ("ws_proto_session_tuned", "256 KiB receive buffer")]:
+    target_row("decode 16 B text through Session, " + what, "decode_text16", row, ALLPEERS, ">= 1.0x every peer")
+    target_row("decode 64 KiB binary through Session, " + what, "decode_bin64k", row, ALLPEERS, ">= 1.0x every peer")
+target_row("echo ping-pong 32 B", "echo_pingpong", "ws_proto", [("tungstenite", "tungstenite blocking")], ">= 1.0x tungstenite")
+target_row("echo pipelined 32 B", "echo_pipelined", "ws_proto", [("tungstenite", "tungstenite")], ">= 1.0x tungstenite")
+
+icount = os.path.join(out, "icount.txt")
+if os.path.exists(icount):
+    ic = {}
+    for line in open(icount):
+        p = line.split()
+        if len(p) >= 2 and p[1].isdigit():
+            ic[p[0]] = int(p[1])
+    for ours, peer, what in [("session_text_16", "ews_recv_text_16", "decode 16 B text through Session (instructions)"),
+                             ("client_send_text_16", "ews_send_text_16", "send 16 B text, MaskRandom (instructions)")]:
+        if ours in ic and peer in ic:
+            st = "met" if ic[ours] <= ic[peer] else "gap: %d more" % (ic[ours] - ic[peer])
+            print("| %s | %d vs embedded-ws %d | fewer than embedded-ws | %s |" % (what, ic[ours], ic[peer], st))
+
+allocs = os.path.join(out, "alloc.txt")
+if os.path.exists(allocs):
+    for line in open(allocs):
+        if line.startswith("alloc ws-proto Client storage"):
+            n = float(line.split()[5])
+            print("| allocations per message, Client storage (%s) | %.2f | 0 | %s |" % (line.split()[4], n, "met" if n == 0 else "gap"))
+mem = os.path.join(out, "memory.txt")
+if os.path.exists(mem):
+    for line in open(mem):
+        p = line.split()
+        if line.startswith("memory ws-transport-std Client ") and "idle" in p:
+            idle = int(p[p.index("idle") + 1])
+            print("| heap per idle connection (defaults) | %d B | <= 16384 B | %s |" % (idle, "met" if idle <= 16384 else "gap"))
+
+for name, title in [("alloc.txt", "heap allocations per message in steady state (counting global allocator):"),
+                    ("memory.txt", "heap bytes held per connection (counting global allocator, server in a child process):")]:
+    p = os.path.join(out, name)
+    if os.path.exists(p):
+        print()
+        print(title)
+        key = name.split(".")[0] + " "
+        for line in open(p):
+            if line.startswith(key):
+                print("  " + line[len(key):].rstrip())
 PY

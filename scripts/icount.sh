@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
 N="${ICOUNT_N:-2000}"
-cargo build -q --release -p ws-benches --example icount
+# The bench profile (fat LTO, one codegen unit), as the timed benches.
+cargo build -q --profile bench -p ws-benches --example icount
 BIN="$TARGET/release/examples/icount"
 CASES=("$@")
 if [ ${#CASES[@]} -eq 0 ]; then mapfile -t CASES < <("$BIN" list); fi
@@ -14,8 +15,10 @@ ir() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" "$1" "$2" 2>&1 |
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
+# Also kept in $TARGET/ws-bench/icount.txt, which scripts/bench-table.sh reads.
+mkdir -p "$TARGET/ws-bench"
 for c in "${CASES[@]}"; do
   base=$(ir "$c" 0)
   full=$(ir "$c" "$N")
   echo "$c $(( (full - base) / N )) instructions/op"
-done
+done | tee "$TARGET/ws-bench/icount.txt"

@@ -1,7 +1,10 @@
 //! Heap allocations per message in steady state, counted by a global
-//! allocator wrapper: ws-proto, tungstenite, fastwebsockets and
-//! embedded-websocket sending and receiving 32-byte text messages (1,000
-//! messages of warm-up, then 10,000 counted). Prints `alloc ...` lines, which
+//! allocator wrapper: ws-proto (bare, and with the std `Client`'s own
+//! storage and mask-key source), tungstenite, fastwebsockets,
+//! embedded-websocket and tokio-websockets sending and receiving 32-byte
+//! text messages (1,000 messages of warm-up, then 10,000 counted). The
+//! executor for the async peers uses `Waker::noop()`, so every allocation
+//! counted is the peer's own. Prints `alloc ...` lines, which
 //! `scripts/bench-table.sh` collects.
 #![allow(
     clippy::unwrap_used,
@@ -18,9 +21,11 @@ mod common;
 use std::alloc::System;
 use std::hint::black_box;
 
+use futures_util::{SinkExt, StreamExt};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use ws_benches::{ascii_payload, open_connection, server_frames, XorShift};
 use ws_proto::{Event, Instant, Message, Session, SessionEvent};
+use ws_transport_std::ClientConfig;
 
 /// Counts every allocation (`stats_alloc`'s wrapper around `System`).
 #[global_allocator]
@@ -89,6 +94,27 @@ fn main() {
         session.commit_read(k);
     });
 
+    // The std Client's own storage (growable buffers) and MaskRandom.
+    let mut client = common::client_connection(&ClientConfig::default());
+    measure("ws-proto Client storage", "send", || {
+        client.send_text(&text).unwrap();
+        let n = black_box(client.transmit()).len();
+        client.advance_transmit(n);
+    });
+    let mut session = common::client_session(&ClientConfig::default());
+    let mut pos = 0;
+    measure("ws-proto Client storage", "recv", || loop {
+        if let Some(ev) = session.poll_event(Instant::ZERO) {
+            assert!(matches!(ev, SessionEvent::Message(Message::Text(_))));
+            return;
+        }
+        let dst = session.read_buf();
+        let k = dst.len().min(frames.len() - pos);
+        dst[..k].copy_from_slice(&frames[pos..pos + k]);
+        pos += k;
+        session.commit_read(k);
+    });
+
     // tungstenite: WebSocket over an in-memory stream.
     let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(
         common::Replay::new(frames),
@@ -138,5 +164,15 @@ fn main() {
         let r = ews.read(&frames[pos..], &mut out).unwrap();
         pos += r.len_from;
         black_box(core::str::from_utf8(&out[..r.len_to]).unwrap());
+    });
+
+    // tokio-websockets: its client codec over the same kind of stream.
+    let mut tws = common::tokio_ws(common::Replay::new(frames));
+    measure("tokio-websockets", "send", || {
+        common::block_on(tws.send(tokio_websockets::Message::text(stat))).unwrap();
+    });
+    measure("tokio-websockets", "recv", || {
+        let m = common::block_on(tws.next()).unwrap().unwrap();
+        black_box(m.as_text());
     });
 }

@@ -24,8 +24,6 @@
     missing_docs
 )]
 
-mod common;
-
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -248,7 +246,11 @@ fn deflate(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::config();
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(1000))
+        .measurement_time(std::time::Duration::from_millis(2000))
+        .sample_size(30)
+        .configure_from_args();
     targets = deflate
 }
 criterion_main!(benches);

@@ -8,6 +8,8 @@
 //! socket for ping-pong; non-blocking + mio readiness for pipelining), and
 //! the anchor: raw TCP echo of the same 32 bytes (no WebSocket framing).
 //! Run pinned to one CPU (`taskset -c 1`) so client and server share it.
+//! Rows are interleaved (`common::interleave`): every connection stays open
+//! and each round times a batch of each.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,7 +27,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use common::interleave::{Group, Settings, Throughput};
 use mio::{Events, Interest, Poll, Token};
 use ws_benches::ascii_payload;
 use ws_benches::echo_server::{EchoServer, Mode};
@@ -71,7 +73,8 @@ fn would_block(e: &tungstenite::Error) -> bool {
     matches!(e, tungstenite::Error::Io(io) if io.kind() == ErrorKind::WouldBlock)
 }
 
-fn echo(c: &mut Criterion) {
+fn main() {
+    let settings = Settings::from_env();
     let text = ascii_payload(LEN);
     let stat: &'static str = Box::leak(text.clone().into_boxed_str());
     let ws_server = EchoServer::start(Mode::WebSocket).unwrap();
@@ -79,56 +82,44 @@ fn echo(c: &mut Criterion) {
     let url = ws_server.url();
 
     // ---- ping-pong ----
-    let mut g = c.benchmark_group("echo_pingpong");
-    g.throughput(Throughput::Elements(1));
+    let mut g = Group::new("echo_pingpong", Throughput::Elements(1));
     let (mut client, id, clock) = open_ours(&url);
-    g.bench_function(BenchmarkId::from_parameter("ws_proto"), |b| {
-        b.iter(|| {
-            client.send_text(id, &text).unwrap();
-            receive_ours(&mut client, &clock, 1);
-        })
+    g.row("ws_proto", move || {
+        client.send_text(id, stat).unwrap();
+        receive_ours(&mut client, &clock, 1);
     });
-    drop(client);
 
     let stream = TcpStream::connect(ws_server.addr()).unwrap();
     stream.set_nodelay(true).unwrap();
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
     let msg = tungstenite::Utf8Bytes::from_static(stat);
-    g.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
-        b.iter(|| {
-            ws.send(tungstenite::Message::Text(msg.clone())).unwrap();
-            match ws.read().unwrap() {
-                tungstenite::Message::Text(t) => black_box(t),
-                m => panic!("unexpected {m:?}"),
-            };
-        })
+    g.row("tungstenite", move || {
+        ws.send(tungstenite::Message::Text(msg.clone())).unwrap();
+        match ws.read().unwrap() {
+            tungstenite::Message::Text(t) => black_box(t),
+            m => panic!("unexpected {m:?}"),
+        };
     });
-    drop(ws);
 
     let mut raw = TcpStream::connect(raw_server.addr()).unwrap();
     raw.set_nodelay(true).unwrap();
     let mut back = [0u8; LEN];
-    g.bench_function(BenchmarkId::from_parameter("anchor_raw_tcp"), |b| {
-        b.iter(|| {
-            raw.write_all(text.as_bytes()).unwrap();
-            raw.read_exact(&mut back).unwrap();
-            black_box(&back);
-        })
+    g.row("anchor_raw_tcp", move || {
+        raw.write_all(stat.as_bytes()).unwrap();
+        raw.read_exact(&mut back).unwrap();
+        black_box(&back);
     });
-    drop(raw);
-    g.finish();
+    g.run(&settings);
 
     // ---- pipelined ----
-    let mut g = c.benchmark_group("echo_pipelined");
-    g.throughput(Throughput::Elements(PIPELINE as u64));
-    g.sample_size(10);
+    let mut g = Group::new("echo_pipelined", Throughput::Elements(PIPELINE as u64));
     let (mut client, id, clock) = open_ours(&url);
-    g.bench_function(BenchmarkId::from_parameter("ws_proto"), |b| {
-        b.iter(|| {
+    g.row("ws_proto", move || {
+        {
             let (mut sent, mut got) = (0, 0);
             while got < PIPELINE {
                 while sent < PIPELINE {
-                    match client.send_text(id, &text) {
+                    match client.send_text(id, stat) {
                         Ok(()) => sent += 1,
                         Err(CommandError::Send(ws_proto::SendError::Backpressure)) => break,
                         Err(e) => panic!("send: {e}"),
@@ -152,18 +143,19 @@ fn echo(c: &mut Criterion) {
                     client.wait(clock.now(), WAIT).unwrap();
                 }
             }
-        })
+        }
     });
-    drop(client);
 
     // tungstenite over a non-blocking socket, woken by mio (edge-triggered:
     // every read and write goes on until WouldBlock before waiting).
     let stream = TcpStream::connect(ws_server.addr()).unwrap();
     stream.set_nodelay(true).unwrap();
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
-    let (mut poll, mut events, _dup) = readiness(ws.get_ref());
-    g.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
-        b.iter(|| {
+    let (mut poll, mut events, dup) = readiness(ws.get_ref());
+    let msg = tungstenite::Utf8Bytes::from_static(stat);
+    g.row("tungstenite", move || {
+        let _registered = &dup; // mio watches this duplicate
+        {
             let (mut sent, mut got) = (0, 0);
             while got < PIPELINE {
                 let mut progressed = false;
@@ -197,23 +189,23 @@ fn echo(c: &mut Criterion) {
                     poll.poll(&mut events, Some(WAIT)).unwrap();
                 }
             }
-        })
+        }
     });
-    drop(ws);
 
-    let raw = TcpStream::connect(raw_server.addr()).unwrap();
-    raw.set_nodelay(true).unwrap();
-    let (mut poll, mut events, _dup) = readiness(&raw);
-    let mut raw = raw;
+    let raw2 = TcpStream::connect(raw_server.addr()).unwrap();
+    raw2.set_nodelay(true).unwrap();
+    let (mut rpoll, mut revents, rdup) = readiness(&raw2);
+    let mut raw2 = raw2;
     let out: Vec<u8> = text.as_bytes().repeat(PIPELINE);
     let mut inbuf = vec![0u8; 256 << 10];
-    g.bench_function(BenchmarkId::from_parameter("anchor_raw_tcp"), |b| {
-        b.iter(|| {
+    g.row("anchor_raw_tcp", move || {
+        let _registered = &rdup;
+        {
             let (mut sent, mut got) = (0, 0);
             while got < out.len() {
                 let mut progressed = false;
                 while sent < out.len() {
-                    match raw.write(&out[sent..]) {
+                    match raw2.write(&out[sent..]) {
                         Ok(n) => {
                             sent += n;
                             progressed = true;
@@ -223,7 +215,7 @@ fn echo(c: &mut Criterion) {
                     }
                 }
                 loop {
-                    match raw.read(&mut inbuf) {
+                    match raw2.read(&mut inbuf) {
                         Ok(0) => panic!("server closed"),
                         Ok(n) => {
                             black_box(&inbuf[..n]);
@@ -235,12 +227,12 @@ fn echo(c: &mut Criterion) {
                     }
                 }
                 if !progressed && got < out.len() {
-                    poll.poll(&mut events, Some(WAIT)).unwrap();
+                    rpoll.poll(&mut revents, Some(WAIT)).unwrap();
                 }
             }
-        })
+        }
     });
-    g.finish();
+    g.run(&settings);
 }
 
 /// Makes `stream` non-blocking and registers a duplicate of it with a new
@@ -260,10 +252,3 @@ fn readiness(stream: &TcpStream) -> (Poll, Events, mio::net::TcpStream) {
         .unwrap();
     (poll, Events::with_capacity(8), mio_stream)
 }
-
-criterion_group! {
-    name = benches;
-    config = common::config();
-    targets = echo
-}
-criterion_main!(benches);

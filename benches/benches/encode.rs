@@ -1,12 +1,21 @@
-//! Encode one masked client text frame: ws-proto (the realistic
-//! `send_text` + `transmit`/`advance_transmit` path, and bare
-//! `frame::encode_masked`) against tungstenite, fastwebsockets and
-//! embedded-websocket, with two anchors: a plain memcpy of the payload and a
-//! plain u64-word XOR copy of it.
+//! Encode one masked client text frame of 16 B, 1 KiB, 64 KiB and 1 MiB.
 //!
-//! All clients here draw mask keys from their own source: ws-proto and
-//! embedded-websocket from the bench's xorshift (not secure, benches only),
-//! tungstenite and fastwebsockets from `rand`'s thread RNG (their design).
+//! Ours:
+//! - `ws_proto_client`: what the std `Client` runs per message: its mask-key
+//!   source (`MaskRandom`, ChaCha8 seeded from getrandom) and its default
+//!   growable outbound queue; `send_text` + `transmit`/`advance_transmit`;
+//! - `ws_proto_send_text`: the same path with a test xorshift source and a
+//!   fixed queue (the protocol alone, without the CSPRNG);
+//! - `ws_proto_encode_masked`: the bare codec (`frame::encode_masked`).
+//!
+//! Peers, each with its own key source: tungstenite (`write` + `flush`,
+//! `rand`'s thread RNG), fastwebsockets (`write_frame`, its client path, and
+//! `fastwebsockets_frame`: its lowest level, payload copied into a scratch
+//! and masked in place), embedded-websocket (`write` into a slice, the
+//! xorshift), tokio-websockets (its client `Sink`, `fastrand` keys, payload
+//! copied into a `BytesMut` and masked in place with AVX2/AVX-512).
+//! Anchors: memcpy, and a plain u64-word XOR copy (aligned to aligned: the
+//! target), also run into the offset where a frame's payload starts.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -21,9 +30,11 @@ mod common;
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use common::interleave::{Group, Settings, Throughput};
+use futures_util::SinkExt;
 use ws_benches::{ascii_payload, open_connection, xor_copy_u64, XorShift};
 use ws_proto::frame::{encode_masked, OpCode};
+use ws_transport_std::ClientConfig;
 
 const SIZES: [(usize, &str); 4] = [
     (16, "16B"),
@@ -32,127 +43,125 @@ const SIZES: [(usize, &str); 4] = [
     (1 << 20, "1MiB"),
 ];
 
-fn encode(c: &mut Criterion) {
+fn main() {
+    let settings = Settings::from_env();
     for (len, label) in SIZES {
         let text: &'static str = Box::leak(ascii_payload(len).into_boxed_str());
-        let mut g = c.benchmark_group(format!("encode_{label}"));
-        g.throughput(Throughput::Bytes(len as u64));
-        let mut out = vec![0u8; len + 64];
+        let mut g = Group::new(format!("encode_{label}"), Throughput::Bytes(len as u64));
 
-        // ws-proto: queue the frame, hand the bytes to the "socket", advance.
+        // The std client's real path: MaskRandom keys, default growable queue.
+        let mut client = common::client_connection(&ClientConfig::default());
+        g.row("ws_proto_client", move || {
+            client.send_text(black_box(text)).unwrap();
+            let n = black_box(client.transmit()).len();
+            client.advance_transmit(n);
+        });
+
         let mut conn = open_connection(2 * len + 4096).unwrap();
-        g.bench_function(BenchmarkId::from_parameter("ws_proto_send_text"), |b| {
-            b.iter(|| {
-                conn.send_text(black_box(text)).unwrap();
-                let n = black_box(conn.transmit()).len();
-                conn.advance_transmit(n);
-            })
+        g.row("ws_proto_send_text", move || {
+            conn.send_text(black_box(text)).unwrap();
+            let n = black_box(conn.transmit()).len();
+            conn.advance_transmit(n);
         });
 
+        let mut out = vec![0u8; len + 64];
         let mut rng = XorShift::new(7);
-        g.bench_function(BenchmarkId::from_parameter("ws_proto_encode_masked"), |b| {
-            b.iter(|| {
-                let key = (rng.next_u64() as u32).to_ne_bytes();
-                let n = encode_masked(
-                    &mut out,
-                    OpCode::Text,
-                    true,
-                    black_box(text.as_bytes()),
-                    key,
-                );
-                black_box(&out[..n.unwrap()]);
-            })
+        g.row("ws_proto_encode_masked", move || {
+            let key = (rng.next_u64() as u32).to_ne_bytes();
+            let n = encode_masked(
+                &mut out,
+                OpCode::Text,
+                true,
+                black_box(text.as_bytes()),
+                key,
+            );
+            black_box(&out[..n.unwrap()]);
         });
 
-        // tungstenite's client write path: WebSocket::write + flush into a sink.
         let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(
             common::Replay::new(&[]),
             tungstenite::protocol::Role::Client,
             None,
         );
         let msg = tungstenite::Utf8Bytes::from_static(text);
-        g.bench_function(BenchmarkId::from_parameter("tungstenite"), |b| {
-            b.iter(|| {
-                ws.write(tungstenite::Message::Text(black_box(msg.clone())))
-                    .unwrap();
-                ws.flush().unwrap();
-            })
+        g.row("tungstenite", move || {
+            ws.write(tungstenite::Message::Text(black_box(msg.clone())))
+                .unwrap();
+            ws.flush().unwrap();
         });
 
-        // fastwebsockets' client write path: WebSocket::write_frame (random
-        // key from `rand`, Borrowed payload copied to mask it) into a sink.
         let mut fws = fastwebsockets::WebSocket::after_handshake(
             common::Replay::new(&[]),
             fastwebsockets::Role::Client,
         );
-        g.bench_function(BenchmarkId::from_parameter("fastwebsockets"), |b| {
-            b.iter(|| {
-                let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(
-                    black_box(text.as_bytes()),
-                ));
-                common::block_on(fws.write_frame(frame)).unwrap();
-            })
+        g.row("fastwebsockets", move || {
+            let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(black_box(
+                text.as_bytes(),
+            )));
+            common::block_on(fws.write_frame(frame)).unwrap();
         });
 
-        // fastwebsockets' lowest level: our key, payload copied into a
-        // mutable scratch (masking is in place), masked, written to a Vec.
         let mut scratch = vec![0u8; len];
         let mut fout: Vec<u8> = Vec::with_capacity(len + 16);
         let mut rng = XorShift::new(9);
-        g.bench_function(BenchmarkId::from_parameter("fastwebsockets_frame"), |b| {
-            b.iter(|| {
-                scratch.copy_from_slice(black_box(text.as_bytes()));
-                let key = (rng.next_u64() as u32).to_ne_bytes();
-                let mut frame = fastwebsockets::Frame::new(
-                    true,
-                    fastwebsockets::OpCode::Text,
-                    Some(key),
-                    fastwebsockets::Payload::BorrowedMut(&mut scratch),
-                );
-                frame.mask();
-                black_box(frame.write(&mut fout));
-            })
+        g.row("fastwebsockets_frame", move || {
+            scratch.copy_from_slice(black_box(text.as_bytes()));
+            let key = (rng.next_u64() as u32).to_ne_bytes();
+            let mut frame = fastwebsockets::Frame::new(
+                true,
+                fastwebsockets::OpCode::Text,
+                Some(key),
+                fastwebsockets::Payload::BorrowedMut(&mut scratch),
+            );
+            frame.mask();
+            black_box(frame.write(&mut fout));
         });
 
         let mut ews =
             embedded_websocket::WebSocketClient::new_client(common::Rng06(XorShift::new(11)));
         ews.state = embedded_websocket::WebSocketState::Open;
-        g.bench_function(BenchmarkId::from_parameter("embedded_websocket"), |b| {
-            b.iter(|| {
-                let n = ews
-                    .write(
-                        embedded_websocket::WebSocketSendMessageType::Text,
-                        true,
-                        black_box(text.as_bytes()),
-                        &mut out,
-                    )
-                    .unwrap();
-                black_box(&out[..n]);
-            })
+        let mut eout = vec![0u8; len + 64];
+        g.row("embedded_websocket", move || {
+            let n = ews
+                .write(
+                    embedded_websocket::WebSocketSendMessageType::Text,
+                    true,
+                    black_box(text.as_bytes()),
+                    &mut eout,
+                )
+                .unwrap();
+            black_box(&eout[..n]);
         });
 
-        g.bench_function(BenchmarkId::from_parameter("anchor_memcpy"), |b| {
-            b.iter(|| {
-                out[..len].copy_from_slice(black_box(text.as_bytes()));
-                black_box(&out[..len]);
-            })
+        let mut tws = common::tokio_ws(common::Replay::new(&[]));
+        g.row("tokio_websockets", move || {
+            common::block_on(tws.send(tokio_websockets::Message::text(black_box(text)))).unwrap();
         });
 
+        let mut mout = vec![0u8; len + 64];
+        g.row("anchor_memcpy", move || {
+            mout[..len].copy_from_slice(black_box(text.as_bytes()));
+            black_box(&mout[..len]);
+        });
+
+        let mut xout = vec![0u8; len + 64];
         let mut rng = XorShift::new(13);
-        g.bench_function(BenchmarkId::from_parameter("anchor_u64_xor"), |b| {
-            b.iter(|| {
-                let key = (rng.next_u64() as u32).to_ne_bytes();
-                xor_copy_u64(&mut out[..len], black_box(text.as_bytes()), key);
-                black_box(&out[..len]);
-            })
+        g.row("anchor_u64_xor", move || {
+            let key = (rng.next_u64() as u32).to_ne_bytes();
+            xor_copy_u64(&mut xout[..len], black_box(text.as_bytes()), key);
+            black_box(&xout[..len]);
         });
-        g.finish();
+        // The same anchor writing where a frame's payload sits (after a
+        // 14-byte header at 64 KiB and up; 8 bytes at 1 KiB, 6 at 16 B):
+        // not the target, the cost of that offset alone.
+        let mut fout2 = vec![0u8; len + 64];
+        let at = ws_proto::frame::header_len(len as u64, true);
+        let mut rng = XorShift::new(17);
+        g.row("anchor_u64_xor_at_payload", move || {
+            let key = (rng.next_u64() as u32).to_ne_bytes();
+            xor_copy_u64(&mut fout2[at..at + len], black_box(text.as_bytes()), key);
+            black_box(&fout2[at..at + len]);
+        });
+        g.run(&settings);
     }
 }
-
-criterion_group! {
-    name = benches;
-    config = common::config();
-    targets = encode
-}
-criterion_main!(benches);

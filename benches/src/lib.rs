@@ -13,7 +13,9 @@
 use core::fmt;
 
 use ws_proto::handshake::accept_key;
-use ws_proto::{Config, Connection, Event, HandshakeOptions, Instant, Random, RandomError, Url};
+use ws_proto::{
+    Buffer, Config, Connection, Event, HandshakeOptions, Instant, Random, RandomError, Url,
+};
 
 /// A xorshift64 generator: fast and free of system calls, so the benchmarks
 /// measure the protocol and not the kernel's RNG.
@@ -83,14 +85,32 @@ pub type BenchConnection = Connection<XorShift, Vec<u8>>;
 ///
 /// [`SetupError`] if the handshake does not complete (a bug in `ws-proto`).
 pub fn open_connection(tx_capacity: usize) -> Result<BenchConnection, SetupError> {
-    let url = Url::parse("ws://127.0.0.1:9001/").map_err(|_| SetupError("url"))?;
     let config = Config {
         max_message_size: 64 << 20,
         ..Config::default()
     };
-    let mut conn = Connection::new(
+    open_connection_with(
         XorShift::new(0x2545_f491_4f6c_dd1d),
         vec![0u8; tx_capacity],
+        config,
+    )
+}
+
+/// As [`open_connection`], with the caller's random source, outbound queue
+/// and configuration (e.g. those of `ws_transport_std::ClientConfig::storage`).
+///
+/// # Errors
+///
+/// [`SetupError`] if the handshake does not complete (a bug in `ws-proto`).
+pub fn open_connection_with<R: Random, TX: Buffer>(
+    rng: R,
+    tx: TX,
+    config: Config,
+) -> Result<Connection<R, TX>, SetupError> {
+    let url = Url::parse("ws://127.0.0.1:9001/").map_err(|_| SetupError("url"))?;
+    let mut conn = Connection::new(
+        rng,
+        tx,
         &url,
         &HandshakeOptions::default(),
         config,

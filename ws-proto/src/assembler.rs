@@ -76,6 +76,12 @@ impl<S: Buffer> Assembler<S> {
         self.buf.limit()
     }
 
+    /// Bytes of storage it holds now (for tests of when it copies).
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.buf.as_ref().len()
+    }
+
     /// A whole message of `len` bytes went by without being joined here:
     /// memory held for a much larger earlier one goes back.
     pub fn note_whole(&mut self, len: usize) {

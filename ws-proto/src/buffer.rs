@@ -110,6 +110,9 @@ mod growable {
             self.bytes.len()
         }
 
+        /// Inlined: it is asked after every message, and almost always
+        /// does nothing.
+        #[inline]
         fn shrink(&mut self, keep: usize) {
             let to = keep.max(self.initial);
             // Only well past what is needed, so that traffic whose size

@@ -491,7 +491,23 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     /// let r = conn.recv(Instant::ZERO, &input[r.consumed..]).unwrap();
     /// assert_eq!(r.event(), Some(Event::Text("Hello")));
     /// ```
+    #[inline]
     pub fn recv<'i>(&mut self, now: Instant, input: &'i [u8]) -> Result<Received<'i>, Error> {
+        // Small whole messages skip the general decoder, and its call (the
+        // register saves of a large function were a quarter of the cost).
+        match self.recv_small(now, input) {
+            Some((n, event)) => Ok(Received::found(n, event)),
+            None => self.recv_general(now, input),
+        }
+    }
+
+    /// [`recv`](Self::recv) for everything but the small common case.
+    #[inline(never)]
+    pub(crate) fn recv_general<'i>(
+        &mut self,
+        now: Instant,
+        input: &'i [u8],
+    ) -> Result<Received<'i>, Error> {
         self.handle_timeout(now)?;
         match self.phase {
             Phase::Handshake { .. } => {
@@ -504,6 +520,43 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             Phase::Open | Phase::Closing { .. } => self.recv_frames(input),
             Phase::Closed => Ok(Received::need(input.len(), Progress::NeedInput)),
         }
+    }
+
+    /// The common case without the general decoder: open, between messages,
+    /// no timer due, and `input` starts with a whole unfragmented text or
+    /// binary frame of under 126 bytes (RSV bits clear, unmasked) that is
+    /// valid. `None` hands everything else, failures included, to the
+    /// general path, which decides the same way for these frames.
+    #[inline(always)]
+    pub(crate) fn recv_small<'i>(
+        &mut self,
+        now: Instant,
+        input: &'i [u8],
+    ) -> Option<(usize, Event<'i>)> {
+        if !matches!(self.phase, Phase::Open)
+            || self.frame.is_some()
+            || self.message.is_some()
+            || self.keepalive_due(now)
+        {
+            return None;
+        }
+        let ([b0, b1], rest) = input.split_first_chunk::<2>()?;
+        if *b1 >= 126 || u64::from(*b1) > self.limits.max_message_size {
+            return None;
+        }
+        let payload = rest.get(..usize::from(*b1))?;
+        let event = match *b0 {
+            0x81 => Event::Text(crate::utf8::validate(payload).ok()?),
+            0x82 => Event::Binary(payload),
+            _ => return None,
+        };
+        Some((2 + payload.len(), event))
+    }
+
+    /// Open and between messages: the next data frame starts a message
+    /// (what the session checks before it holds back an incomplete frame).
+    pub(crate) fn between_messages(&self) -> bool {
+        matches!(self.phase, Phase::Open) && self.frame.is_none() && self.message.is_none()
     }
 
     /// Checks the timers against `now`.

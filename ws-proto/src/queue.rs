@@ -174,7 +174,24 @@ impl<S: Buffer> TxQueue<S> {
     }
 
     /// Makes room for `len` more bytes at the tail, keeping `reserve` free.
+    #[inline]
     fn make_room(&mut self, len: usize, reserve: usize) -> Result<(), SendError> {
+        // The common case inline: it fits after the tail as the storage is.
+        let need = len.saturating_add(reserve);
+        let cap = self.capacity();
+        if need <= self.buf.limit()
+            && (self.tail - self.head).saturating_add(need) <= cap
+            && cap - self.tail >= len
+        {
+            return Ok(());
+        }
+        self.make_room_slow(len, reserve)
+    }
+
+    /// [`make_room`](Self::make_room) when the storage must grow, the
+    /// pending bytes move, or the frame is refused.
+    #[inline(never)]
+    fn make_room_slow(&mut self, len: usize, reserve: usize) -> Result<(), SendError> {
         let grow = self.admit(len, reserve)?;
         let pending = self.tail - self.head;
         if grow && self.buf.grow(pending + len + reserve) < pending + len + reserve {
@@ -191,6 +208,7 @@ impl<S: Buffer> TxQueue<S> {
     }
 
     /// Encodes and appends one masked frame, whole or not at all.
+    #[inline]
     pub(crate) fn push_frame(
         &mut self,
         class: Class,
@@ -199,7 +217,11 @@ impl<S: Buffer> TxQueue<S> {
         payload: &[u8],
         key: [u8; 4],
     ) -> Result<(), SendError> {
-        let len = header_len(payload.len() as u64, true).saturating_add(payload.len());
+        let len = if payload.len() < 126 {
+            6 + payload.len()
+        } else {
+            header_len(payload.len() as u64, true).saturating_add(payload.len())
+        };
         self.make_room(len, class.reserve())?;
         let tail = self.tail;
         let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)

@@ -13,7 +13,10 @@
 //!
 //! The session keeps unconsumed bytes between reads (the contract of
 //! [`Connection::recv`]), joins fragmented messages in bounded storage (or
-//! streams them as pieces, if built with [`Session::streaming`]), and reports
+//! streams them as pieces, if built with [`Session::streaming`]), holds back
+//! a single-frame message that is only partly read when the receive buffer
+//! can take it whole (storage that grows grows for it, up to its limit), so
+//! that it comes borrowed from the buffer, copied once, and reports
 //! the end of the connection exactly once as [`SessionEvent::Closed`]. An end
 //! of stream or a link failure is recorded, and reported only after the
 //! events of every byte received before it. Transport failures that happen
@@ -32,6 +35,7 @@ use crate::connection::Config;
 use crate::connection::{Connection, DataKind, Event, Progress, State, MIN_RECV_BUFFER};
 use crate::error::SendError;
 use crate::error::{Error, HandshakeError};
+use crate::frame::{FrameHeader, OpCode};
 use crate::handshake::HandshakeOptions;
 use crate::random::Random;
 use crate::time::Instant;
@@ -174,8 +178,6 @@ pub struct Session<R, TX, RX, A> {
     /// Unconsumed received bytes are `rx[start..end]`.
     start: usize,
     end: usize,
-    /// Bytes the last returned event borrowed, consumed on the next call.
-    deferred: usize,
     assembler: Assembler<A>,
     streaming: bool,
     /// How the link ended; reported once the bytes before it gave their events.
@@ -188,6 +190,12 @@ pub struct Session<R, TX, RX, A> {
     filled: bool,
     /// The size of the last read (what to keep when the buffer shrinks).
     last_read: usize,
+    /// Payload bytes of the held-back text frame already checked as UTF-8
+    /// (or `NO_HOLD`). `u32`: a held frame fits in 4 GiB (the ESP32 slot
+    /// size is tested).
+    checked: u32,
+    /// The size of the frame held back, for which `read_buf` makes room.
+    want: u32,
     /// The terminal event was delivered.
     ended: bool,
     /// Redirects are followed by the driver: a 3xx response is held for it
@@ -259,7 +267,6 @@ where
             rx,
             start: 0,
             end: 0,
-            deferred: 0,
             assembler: Assembler::new(assembler),
             streaming,
             link_end: None,
@@ -267,6 +274,8 @@ where
             fresh: false,
             filled: false,
             last_read: 0,
+            checked: 0,
+            want: 0,
             ended: false,
             redirects: false,
             held: false,
@@ -319,7 +328,8 @@ where
         now: Instant,
     ) -> Result<(), SendError> {
         self.conn.restart(url, opts, config, now)?;
-        (self.start, self.end, self.deferred) = (0, 0, 0);
+        (self.start, self.end) = (0, 0);
+        (self.checked, self.want) = (0, 0);
         self.assembler.reset();
         (self.link_end, self.timer_end) = (None, None);
         (self.fresh, self.filled, self.last_read) = (false, false, 0);
@@ -338,8 +348,6 @@ where
     }
 
     fn settle(&mut self) {
-        self.start += self.deferred;
-        self.deferred = 0;
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -359,6 +367,19 @@ where
         if self.ended || self.link_end.is_some() || self.conn.state() == State::Closed {
             return &mut [];
         }
+        let want = core::mem::take(&mut self.want) as usize;
+        if want > 0 {
+            if make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
+                // Read only the rest of the held frame: once it is out, the
+                // buffer is empty and the next read starts at its front
+                // (reading past it made the next large frame straddle the
+                // end, and its start moved to the front: a second copy).
+                let (end, stop) = (self.end, self.start + want);
+                return &mut self.rx.as_mut()[end..stop];
+            }
+            // No memory to hold the frame whole: it comes in pieces.
+            self.checked = NO_HOLD;
+        }
         let cap = self.rx.as_ref().len();
         let pending = self.end - self.start;
         // Move the pending bytes only when that frees at least half the buffer
@@ -372,8 +393,12 @@ where
             self.start = 0;
         }
         if core::mem::take(&mut self.filled) && self.end == self.rx.as_ref().len() {
-            // The socket had more than fitted: growable storage doubles.
-            self.rx.grow(cap.saturating_mul(2));
+            // The socket had more than fitted: growable storage doubles, up
+            // to its soft limit (past it, only to hold one whole frame).
+            let soft = self.rx.soft_limit();
+            if cap < soft {
+                self.rx.grow(cap.saturating_mul(2).min(soft));
+            }
         }
         let end = self.end;
         &mut self.rx.as_mut()[end..]
@@ -427,21 +452,32 @@ where
             rx,
             start,
             end,
-            deferred,
             assembler,
             streaming,
             link_end,
+            checked,
+            want,
             ended,
             redirects,
             held,
             ..
         } = self;
-        let rx_limit = (*rx).limit();
-        let rx: &[u8] = (*rx).as_ref();
-        let (pos, stop) = decode(conn, &rx[..*end], *start, assembler, *streaming, now);
+        let hold = Hold {
+            limit: if *streaming { 0 } else { (*rx).limit() },
+            checked,
+        };
+        let rxb: &[u8] = (*rx).as_ref();
+        let (pos, stop) = decode(conn, &rxb[..*end], *start, assembler, hold, now);
+        if let Stop::Hold(total) = stop {
+            // `read_buf` makes the room, before the next read.
+            *want = total as u32; // checked by `Hold::check` to fit
+        }
         match stop {
             Stop::Event(event) => {
-                *deferred = pos - *start;
+                // Consumed now: the event's borrow of the buffer keeps it
+                // from moving until the next call (a deferred count here was
+                // a store-to-load round trip on every message's path).
+                *start = pos;
                 *ended = matches!(event, SessionEvent::Closed(_));
                 Some(event)
             }
@@ -455,7 +491,7 @@ where
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
             Stop::Inflated { kind, fin } => {
-                *deferred = pos - *start;
+                *start = pos;
                 let data = conn.inflated();
                 Some(SessionEvent::Fragment { kind, data, fin })
             }
@@ -464,10 +500,11 @@ where
                 let _ = conn.close(now, MESSAGE_TOO_BIG, "");
                 None
             }
-            Stop::Waiting => {
+            Stop::Waiting | Stop::Hold(_) => {
                 *start = pos;
-                // Full and unable to grow.
-                let full = *start == 0 && *end == rx.len() && rx.len() >= rx_limit;
+                // Full and unable to grow (reads fill the buffer up to its
+                // soft limit; past it, it only grows to hold a frame).
+                let full = *start == 0 && *end == rxb.len() && rxb.len() >= (*rx).soft_limit();
                 let end = match (conn.state(), *link_end) {
                     // The response header does not fit the receive buffer.
                     (State::Connecting, _) if full => {
@@ -539,7 +576,8 @@ where
         let response = self.rx.as_ref().get(self.start..self.end).unwrap_or(&[]);
         match f(&mut self.conn, response) {
             Ok(t) => {
-                (self.start, self.end, self.deferred) = (0, 0, 0);
+                (self.start, self.end) = (0, 0);
+                (self.checked, self.want) = (0, 0);
                 self.link_end = None;
                 (self.fresh, self.filled, self.last_read) = (false, false, 0);
                 Some(t)
@@ -554,6 +592,11 @@ where
     /// How the link ended, if the transport reported it.
     pub fn link_end(&self) -> Option<LinkEnd> {
         self.link_end
+    }
+
+    #[cfg(test)]
+    fn assembler_allocated(&self) -> usize {
+        self.assembler.allocated()
     }
 
     fn end_with(&mut self, d: Disconnect<'static>) -> Option<SessionEvent<'static>> {
@@ -631,16 +674,96 @@ enum Stop<'a> {
     /// No event in the bytes there are (more input, or room to transmit, is
     /// needed).
     Waiting,
+    /// A single-frame message of this many bytes (header included) is
+    /// incomplete at the front of the unread bytes and the buffer can take
+    /// it whole: wait for the rest instead of decoding its start.
+    Hold(usize),
+}
+
+/// `Session::checked` when the frame at the front must not be held (the
+/// buffer could not grow for it).
+const NO_HOLD: u32 = u32::MAX;
+
+/// What `decode` needs to decide whether to hold a frame back.
+struct Hold<'a> {
+    /// The most the receive buffer can hold (0: never hold, streaming).
+    limit: usize,
+    /// Payload bytes of the held text frame already checked as UTF-8, or
+    /// [`NO_HOLD`].
+    checked: &'a mut u32,
+}
+
+impl Hold<'_> {
+    /// Whether to wait for the rest of the incomplete frame at the front of
+    /// `pending` (the connection is between messages): when it is a whole
+    /// single-frame message that the receive buffer can take (growing up to
+    /// its limit, unread bytes moved to its front), it then comes borrowed
+    /// from the buffer, copied once from the socket, instead of in pieces
+    /// that the assembler copies a second time.
+    ///
+    /// Text is checked as it arrives: invalid UTF-8 is not held, so the
+    /// connection still fails on it before the rest of the frame comes.
+    fn frame(&mut self, pending: &[u8], max_message: u64) -> Option<usize> {
+        let total = self.check(pending, max_message);
+        if total.is_none() {
+            *self.checked = 0;
+        }
+        total
+    }
+
+    fn check(&mut self, pending: &[u8], max_message: u64) -> Option<usize> {
+        if *self.checked == NO_HOLD {
+            return None;
+        }
+        let (h, hlen) = FrameHeader::parse(pending).ok()??;
+        let data = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        if !data || !h.fin || h.rsv != 0 || h.mask.is_some() || h.payload_len > max_message {
+            return None;
+        }
+        let total = usize::try_from(h.payload_len).ok()?.checked_add(hlen)?;
+        // Held sizes are kept in 32 bits.
+        u32::try_from(total).ok()?;
+        if total <= pending.len() || total > self.limit {
+            return None;
+        }
+        if h.opcode == OpCode::Text {
+            let body = pending.get(hlen + *self.checked as usize..)?;
+            // Both below `total`, which fits in 32 bits.
+            let checked = match core::str::from_utf8(body) {
+                Ok(_) => body.len(),
+                Err(e) if e.error_len().is_none() => e.valid_up_to(),
+                Err(_) => return None,
+            };
+            *self.checked += checked as u32;
+        }
+        Some(total)
+    }
+}
+
+/// Makes `rx` hold `total` bytes from `start` on: grows it if needed and
+/// moves the unread bytes to its front if they would not fit. False when
+/// it cannot grow that far.
+fn make_room<RX: Buffer>(rx: &mut RX, start: &mut usize, end: &mut usize, total: usize) -> bool {
+    if rx.as_ref().len() < total && rx.grow(total) < total {
+        return false;
+    }
+    if *start + total > rx.as_ref().len() {
+        rx.as_mut().copy_within(*start..*end, 0);
+        *end -= *start;
+        *start = 0;
+    }
+    true
 }
 
 /// Runs the connection over `rx[start..]` until an event, joining fragments
-/// in `assembler` unless `streaming`. Returns the offset it got to.
+/// in `assembler` unless streaming (`hold.limit == 0`), or until a frame to
+/// hold back. Returns the offset it got to.
 fn decode<'a, R, TX, A>(
     conn: &mut Connection<R, TX>,
     rx: &'a [u8],
     mut start: usize,
     assembler: &'a mut Assembler<A>,
-    streaming: bool,
+    mut hold: Hold<'_>,
     now: Instant,
 ) -> (usize, Stop<'a>)
 where
@@ -648,7 +771,20 @@ where
     TX: Buffer,
     A: Buffer,
 {
+    let streaming = hold.limit == 0;
+    // A small whole message first, straight through.
+    if let Some((n, event)) = conn.recv_small(now, &rx[start..]) {
+        if !streaming {
+            assembler.note_whole(n - 2);
+        }
+        return (start + n, Stop::Event(direct(event)));
+    }
     loop {
+        if hold.limit > 0 && conn.between_messages() {
+            if let Some(total) = hold.frame(&rx[start..], conn.max_message_size()) {
+                return (start, Stop::Hold(total));
+            }
+        }
         let r = match conn.recv(now, &rx[start..]) {
             Ok(r) => r,
             Err(e) => {
@@ -842,6 +978,89 @@ mod tests {
             assert_eq!(run(&mut s, &all, piece), expected, "piece {piece}");
             assert!(s.is_finished());
         }
+    }
+
+    /// A session over growable storage: receive buffer of 128 bytes that
+    /// reads grow to 256 and frames to 4096, assembler from 0 to 4096.
+    fn growable_session() -> (
+        Session<Xorshift, Vec<u8>, crate::GrowableBuffer, crate::GrowableBuffer>,
+        Vec<u8>,
+    ) {
+        let (s, resp) = session(4096, 4096);
+        let rx = crate::GrowableBuffer::new(128, 256, 4096);
+        let asm = crate::GrowableBuffer::new(0, 0, 4096);
+        (Session::new(s.conn, rx, asm).unwrap(), resp)
+    }
+
+    /// Feeds `stream` in `piece`-byte reads; returns the events, whether
+    /// the assembler ever held memory, and the most bytes fed before the
+    /// first event after `Connected`.
+    fn feed_growable(stream: &[u8], piece: usize) -> (Vec<String>, bool, usize) {
+        let (mut s, mut all) = growable_session();
+        let skip = all.len();
+        all.extend_from_slice(stream);
+        let (mut out, mut asm_used, mut first) = (Vec::new(), false, 0);
+        let mut at = 0;
+        while at < all.len() && !s.has_ended() {
+            let buf = s.read_buf();
+            let n = buf.len().min(piece).min(all.len() - at);
+            buf[..n].copy_from_slice(&all[at..at + n]);
+            s.commit_read(n);
+            at += n;
+            while let Some(ev) = s.poll_event(Instant::ZERO) {
+                if out.len() == 1 && first == 0 {
+                    first = at - skip;
+                }
+                out.push(std::format!("{ev:?}"));
+            }
+            asm_used |= s.assembler.capacity() > 0 && s.assembler_allocated() > 0;
+        }
+        (out, asm_used, first)
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_buffer_is_held_whole_not_assembled() {
+        let mut stream = b"\x82\x7e\x03\xe8".to_vec();
+        stream.extend_from_slice(&[7u8; 1000]);
+        stream.extend_from_slice(b"\x81\x7e\x03\xe8");
+        stream.extend(core::iter::repeat_n(b'a', 998));
+        stream.extend_from_slice("é".as_bytes());
+        // Under Miri, which interprets every byte, fewer read sizes.
+        let pieces: &[usize] = if cfg!(miri) {
+            &[100]
+        } else {
+            &[1, 7, 100, 5000]
+        };
+        for &piece in pieces {
+            let (events, asm_used, _) = feed_growable(&stream, piece);
+            assert_eq!(events.len(), 3, "piece {piece}: {events:?}");
+            assert!(
+                events[1].starts_with("Message(Binary([7, 7"),
+                "{}",
+                events[1]
+            );
+            assert!(events[2].starts_with("Message(Text(\"aaa"), "{}", events[2]);
+            assert!(events[2].ends_with("é\"))"), "{}", events[2]);
+            assert!(
+                !asm_used,
+                "piece {piece}: the assembler copied a whole frame"
+            );
+        }
+    }
+
+    #[test]
+    fn held_text_still_fails_on_the_first_bad_byte() {
+        // A 1000-byte text frame whose 11th payload byte is not UTF-8.
+        let mut stream = b"\x81\x7e\x03\xe8".to_vec();
+        stream.extend_from_slice(&[b'a'; 10]);
+        stream.push(0xff);
+        stream.extend_from_slice(&[b'a'; 989]);
+        let (events, _, first) = feed_growable(&stream, 7);
+        assert!(events[1].contains("InvalidUtf8"), "{events:?}");
+        assert!(
+            first < 100,
+            "failed after {first} bytes, not at the bad byte"
+        );
     }
 
     #[test]

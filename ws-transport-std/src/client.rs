@@ -85,8 +85,12 @@ pub struct ClientConfig {
     /// framing; otherwise `SendError::Backpressure` (retry after `poll`). A
     /// message over `max_message_size` is `SendError::TooLarge`.
     pub tx_capacity: usize,
-    /// The receive buffer's limit per connection (default 64 KiB, at least
-    /// [`MIN_RECV_BUFFER`]); it starts at 4 KiB and grows while reads fill it.
+    /// The receive buffer's size for reads per connection (default 64 KiB,
+    /// at least [`MIN_RECV_BUFFER`]); it starts at 4 KiB and grows up to this
+    /// while reads fill it. Past it, it grows only to take one whole
+    /// single-frame message (up to `max_message_size`), so that a large
+    /// message is copied once, not into the assembler again; it shrinks back
+    /// once small messages follow.
     pub rx_buffer: usize,
     /// The largest message accepted and sent (default 16 MiB, as
     /// tungstenite); the assembler grows up to it as a message arrives and
@@ -144,6 +148,19 @@ impl ClientConfig {
             return Err(ConfigError::BufferTooLarge);
         }
         Ok(())
+    }
+
+    /// The storage one connection of a [`Client`] with this configuration
+    /// starts with: its random source and its three growable buffers (what
+    /// the benchmarks measure as "the client's defaults").
+    pub fn storage(&self) -> Storage<MaskRandom, GrowableBuffer, GrowableBuffer, GrowableBuffer> {
+        storage(self)
+    }
+
+    /// The protocol configuration each connection runs with
+    /// (`proto` with `max_message_size` applied).
+    pub fn connection_config(&self) -> Config {
+        self.driver().proto
     }
 
     fn driver(&self) -> DriverConfig {
@@ -703,7 +720,15 @@ fn storage(c: &ClientConfig) -> Storage<MaskRandom, Buf, Buf, Buf> {
     Storage {
         rng: MaskRandom::new(),
         tx: GrowableBuffer::new(tx_initial, c.tx_capacity.max(tx_initial), hard),
-        rx: GrowableBuffer::new(INITIAL_BUFFER, c.rx_buffer, c.rx_buffer),
+        // Reads grow it up to `rx_buffer`; past that it grows only to hold
+        // one whole single-frame message (up to the largest message), which
+        // then comes borrowed from it, copied once, instead of being copied
+        // again into the assembler.
+        rx: GrowableBuffer::new(
+            INITIAL_BUFFER,
+            c.rx_buffer,
+            c.rx_buffer.max(c.max_message_size + MAX_HEADER_LEN),
+        ),
         assembler: GrowableBuffer::new(0, 0, c.max_message_size),
     }
 }

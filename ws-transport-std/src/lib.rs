@@ -31,7 +31,7 @@
 //! - Sends are whole frames or [`ws_proto::SendError::Backpressure`]; the
 //!   queue drains as the socket takes bytes.
 //! - Mask keys and handshake keys come from `getrandom` through
-//!   [`MaskRandom`] (ChaCha12 seeded from the OS, reseeded every MiB).
+//!   [`MaskRandom`] (ChaCha8 seeded from the OS, reseeded every MiB).
 //!
 //! The types the client hands out are re-exported here ([`SessionEvent`],
 //! [`Message`], [`Disconnect`], ...), and so is the whole core as

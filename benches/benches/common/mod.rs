@@ -1,29 +1,54 @@
 //! Adapters the benchmark binaries share: in-memory streams for the peer
 //! crates (std `Read`/`Write` for tungstenite, tokio's `AsyncRead`/`AsyncWrite`
-//! for fastwebsockets), a no-op executor, the xorshift source for
-//! embedded-websocket's `rand_core` 0.6, and criterion's short configuration.
+//! for fastwebsockets and tokio-websockets), a no-op executor whose waker
+//! does not allocate, the xorshift source for embedded-websocket's
+//! `rand_core` 0.6, the std client's own connection storage, and the
+//! interleaving harness ([`interleave`]).
 #![allow(dead_code, unreachable_pub)]
+
+pub mod interleave;
 
 use std::cell::Cell;
 use std::future::Future;
 use std::io::{self, Read, Write};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::task::{Context, Poll, Waker};
 
-use criterion::Criterion;
-use ws_benches::XorShift;
+use ws_benches::{open_connection_with, response_for, XorShift};
+use ws_proto::{Connection, GrowableBuffer, Session};
+use ws_transport_std::{ClientConfig, MaskRandom};
 
-/// Short runs: the machine is shared (`--warm-up-time`/`--measurement-time`
-/// on the command line still override these).
-pub fn config() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(1000))
-        .measurement_time(Duration::from_millis(2000))
-        .sample_size(30)
-        .configure_from_args()
+/// A connection as the std `Client` makes it with `config`: its mask-key
+/// source (`MaskRandom`, ChaCha8 seeded from getrandom) and its growable
+/// outbound queue, handshake done.
+pub fn client_connection(config: &ClientConfig) -> Connection<MaskRandom, GrowableBuffer> {
+    let st = config.storage();
+    open_connection_with(st.rng, st.tx, config.connection_config()).unwrap()
+}
+
+/// The std client's session type.
+pub type ClientSession = Session<MaskRandom, GrowableBuffer, GrowableBuffer, GrowableBuffer>;
+
+/// A session as the std `Client` makes it with `config` (receive buffer and
+/// assembler from `ClientConfig::storage`), handshake done.
+pub fn client_session(config: &ClientConfig) -> ClientSession {
+    let st = config.storage();
+    let conn = open_connection_with(st.rng, st.tx, config.connection_config()).unwrap();
+    Session::new(conn, st.rx, st.assembler).unwrap()
+}
+
+/// A tokio-websockets client stream over `stream` (handshake taken as done).
+pub fn tokio_ws<S>(stream: S) -> tokio_websockets::WebSocketStream<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio_websockets::ClientBuilder::new().take_over(stream)
+}
+
+/// The 101 response for `request` (re-exported for the benches).
+pub fn response(request: &[u8]) -> Vec<u8> {
+    response_for(request).unwrap()
 }
 
 /// A stream that replays `data` on read (from `pos`) and swallows writes.
@@ -110,15 +135,11 @@ impl tokio::io::AsyncWrite for Replay {
     }
 }
 
-struct NoopWake;
-impl Wake for NoopWake {
-    fn wake(self: Arc<Self>) {}
-}
-
 /// Polls a future that never waits (the in-memory streams are always ready).
+/// The waker is `Waker::noop()`: nothing is allocated per call, so the
+/// allocation counts are the peers' own.
 pub fn block_on<F: Future>(fut: F) -> F::Output {
-    let waker = Waker::from(Arc::new(NoopWake));
-    let mut cx = Context::from_waker(&waker);
+    let mut cx = Context::from_waker(Waker::noop());
     let mut fut = pin!(fut);
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {

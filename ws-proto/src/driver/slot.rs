@@ -304,7 +304,16 @@ where
         };
         match io {
             Io::Done(0) | Io::WouldBlock => self.ready.writable = false,
-            Io::Done(n) => session.advance_transmit(n),
+            Io::Done(n) => {
+                session.advance_transmit(n);
+                // All sent: try a read before waiting for readiness. The
+                // reply to a request often is there already (the peer ran
+                // while we wrote), and then one readiness wait per round
+                // trip is saved; if not, the read says WouldBlock.
+                if session.transmit().is_empty() {
+                    self.ready.readable = true;
+                }
+            }
             Io::Eof | Io::Failed(_) if !matches!(self.link, Link::Up) => {
                 self.link = Link::Release;
             }
