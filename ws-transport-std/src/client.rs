@@ -39,8 +39,8 @@ use ws_proto::frame::MAX_HEADER_LEN;
 use ws_proto::queue::CONTROL_RESERVE;
 use ws_proto::{
     CommandError, Config, ConnId, Connection, DeflateConfig, Driver, GrowableBuffer,
-    HandshakeOptions, Instant, LinkError, OpenError, SessionEvent, State, Transport,
-    MIN_RECV_BUFFER,
+    HandshakeOptions, Instant, LinkError, OpenError, SessionConfigError, SessionEvent, State,
+    Transport, MIN_RECV_BUFFER,
 };
 
 use crate::error::ConfigError;
@@ -154,7 +154,17 @@ impl ClientConfig {
     /// starts with: its random source and its three growable buffers (what
     /// the benchmarks measure as "the client's defaults").
     pub fn storage(&self) -> Storage<MaskRandom, GrowableBuffer, GrowableBuffer, GrowableBuffer> {
-        storage(self)
+        storage(&self.limits())
+    }
+
+    /// The limits each connection gets unless opened with
+    /// [`Client::open_with_limits`].
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_message_size: self.max_message_size,
+            tx_capacity: self.tx_capacity,
+            rx_buffer: self.rx_buffer,
+        }
     }
 
     /// The protocol configuration each connection runs with
@@ -176,6 +186,18 @@ impl ClientConfig {
             tls: cfg!(feature = "tls"),
         }
     }
+}
+
+/// The limits of one connection: what [`ClientConfig`] sets for all, or
+/// [`Client::open_with_limits`] for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The largest message accepted and sent.
+    pub max_message_size: usize,
+    /// The outbound queue's soft mark (see [`ClientConfig::tx_capacity`]).
+    pub tx_capacity: usize,
+    /// The receive buffer's size for reads (see [`ClientConfig::rx_buffer`]).
+    pub rx_buffer: usize,
 }
 
 /// Wakes a [`Client::wait`] from another thread (e.g. one that reads input
@@ -333,8 +355,38 @@ impl Client {
         options: &HandshakeOptions<'_>,
         now: Instant,
     ) -> Result<ConnId, OpenError> {
-        let c = &self.config;
-        let id = self.driver.open(url, options, now, || storage(c))?;
+        let limits = self.config.limits();
+        let id = self.driver.open(url, options, now, || storage(&limits))?;
+        self.kick = true;
+        Ok(id)
+    }
+
+    /// As [`open_with`](Self::open_with), with limits of its own for this
+    /// connection (e.g. a small `max_message_size` for a telemetry feed
+    /// beside a bulk one). Each limit is at most the client's
+    /// ([`ClientConfig`]): a larger one is cut to it.
+    ///
+    /// # Errors
+    ///
+    /// As [`open_with`](Self::open_with); [`OpenError::Storage`] with
+    /// `RecvBufferTooSmall` for an `rx_buffer` under [`MIN_RECV_BUFFER`].
+    pub fn open_with_limits(
+        &mut self,
+        url: &str,
+        options: &HandshakeOptions<'_>,
+        limits: ConnectionLimits,
+        now: Instant,
+    ) -> Result<ConnId, OpenError> {
+        if limits.rx_buffer < MIN_RECV_BUFFER {
+            return Err(OpenError::Storage(SessionConfigError::RecvBufferTooSmall));
+        }
+        let own = self.config.limits();
+        let limits = ConnectionLimits {
+            max_message_size: limits.max_message_size.min(own.max_message_size),
+            tx_capacity: limits.tx_capacity.min(own.tx_capacity),
+            rx_buffer: limits.rx_buffer.min(own.rx_buffer),
+        };
+        let id = self.driver.open(url, options, now, || storage(&limits))?;
         self.kick = true;
         Ok(id)
     }
@@ -714,7 +766,7 @@ impl Transport for Client {
 /// The storage of a new connection: small buffers that grow up to the
 /// configured limits. The queue's hard limit is one largest message with
 /// its header, plus the control reserve; `tx_capacity` is its soft mark.
-fn storage(c: &ClientConfig) -> Storage<MaskRandom, Buf, Buf, Buf> {
+fn storage(c: &ConnectionLimits) -> Storage<MaskRandom, Buf, Buf, Buf> {
     let hard = c.max_message_size + MAX_HEADER_LEN + CONTROL_RESERVE;
     let tx_initial = INITIAL_BUFFER.max(CONTROL_RESERVE + 1024);
     Storage {

@@ -52,7 +52,7 @@ mod error;
 mod random;
 mod tls;
 
-pub use client::{Client, ClientConfig, Notifier, SLOT_BYTES};
+pub use client::{Client, ClientConfig, ConnectionLimits, Notifier, SLOT_BYTES};
 pub use clock::Clock;
 pub use error::{CommandError, ConfigError, OpenError};
 pub use random::{BufferedRandom, MaskRandom, REFILL, RESEED_BYTES};

@@ -377,3 +377,70 @@ fn an_idle_loop_sleeps_in_wait_and_a_stale_id_is_dead() {
     assert!(matches!(h.expect(b, 10), Ev::Closed(End::Clean(..))));
     server.join().unwrap();
 }
+
+#[test]
+fn a_connection_opened_with_its_own_limits_keeps_them() {
+    use ws_proto::{Error, HandshakeOptions, ProtocolError};
+    use ws_transport_std::ConnectionLimits;
+
+    // A server that sends 2 KiB as soon as the handshake is done.
+    let (small_addr, small_server) = tungstenite_server("127.0.0.1:0", |mut ws| {
+        ws.send(tungstenite::Message::Text(text_of(2048).into()))
+            .unwrap();
+        // The client refuses it with 1009.
+        while ws.read().is_ok() {}
+    });
+    let (big_addr, big_server) = echo_server("127.0.0.1:0", 1);
+    let mut h = Harness::new(ClientConfig::default());
+    let now = h.clock.now();
+    let limits = ConnectionLimits {
+        max_message_size: 1024,
+        ..ClientConfig::default().limits()
+    };
+    let url = format!("ws://{small_addr}/");
+    let small = h
+        .client
+        .open_with_limits(&url, &HandshakeOptions::default(), limits, now)
+        .unwrap();
+    let big = h.open(&format!("ws://{big_addr}/"));
+    let mut ended = false;
+    let mut echoed = false;
+    for _ in 0..8 {
+        let Some((id, ev)) = h.try_next(10_000) else {
+            break;
+        };
+        match ev {
+            Ev::Connected if id == big => h.client.send_text(big, &text_of(2048)).unwrap(),
+            Ev::Connected => assert_eq!(
+                h.client.send_text(small, &text_of(2048)),
+                Err(CommandError::Send(SendError::TooLarge)),
+                "over this connection's own limit"
+            ),
+            Ev::Text(t) if id == big => {
+                assert_eq!(t.len(), 2048);
+                echoed = true;
+            }
+            Ev::Closed(End::Error(e)) if id == small => {
+                assert_eq!(e, Error::Protocol(ProtocolError::MessageTooBig));
+                ended = true;
+            }
+            other => panic!("unexpected {other:?} on {id:?}"),
+        }
+        if ended && echoed {
+            break;
+        }
+    }
+    assert!(ended && echoed, "ended {ended}, echoed {echoed}");
+    let bad = ConnectionLimits {
+        rx_buffer: 16,
+        ..limits
+    };
+    let r = h
+        .client
+        .open_with_limits(&url, &HandshakeOptions::default(), bad, now);
+    assert!(matches!(r, Err(OpenError::Storage(_))), "{r:?}");
+    h.client.close(big, h.clock.now(), 1000, "").unwrap();
+    h.pump(500);
+    small_server.join().unwrap();
+    big_server.join().unwrap();
+}
