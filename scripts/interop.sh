@@ -4,7 +4,9 @@
 # (ASCII, non-ASCII UTF-8, 64 KiB, 120 KB, 1 MiB and 16 MiB lines, 200 short lines);
 # then the same over wss:// against Python `websockets` with an `ssl` context from
 # a CA made at run time (`trustme`), passed to wsclient with --ca, and a header the
-# server requires (401 without it; an untrusted CA fails too).
+# server requires (401 without it; an untrusted CA fails too). The client offers
+# permessage-deflate: Python websockets and the second Node `ws` server agree to it
+# (checked in their logs), the first Node `ws` server does not.
 #
 # usage: scripts/interop.sh
 # Installs what it needs under scripts/.peers/ (gitignored): a Python venv with
@@ -41,9 +43,10 @@ trap cleanup EXIT
 failures=0
 total=0
 CLIENT_ARGS=()
-# run_peer NAME SCHEME SERVER COMMAND... (wsclient also gets "${CLIENT_ARGS[@]}")
+# run_peer NAME SCHEME EXTENSION COMMAND... (wsclient also gets "${CLIENT_ARGS[@]}");
+# EXTENSION is what the server's log must show as agreed ("any": not checked).
 run_peer() {
-  local name="$1" scheme="$2"; shift 2
+  local name="$1" scheme="$2" want_ext="$3"; shift 3
   total=$((total + 1))
   "$@" >"$WORK/$name.port" 2>"$WORK/$name.server.log" &
   SERVER_PID=$!
@@ -72,8 +75,11 @@ run_peer() {
   } | timeout 60 "$CLIENT" "${CLIENT_ARGS[@]}" "$scheme://127.0.0.1:$port/" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
   local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
-  if [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
-    echo "interop $name: ok ($(wc -l <"$WORK/input.txt") lines, $(wc -c <"$WORK/input.txt") bytes echoed byte for byte, ${ms} ms)"
+  if [ "$want_ext" != any ] && ! grep -q "^extensions: $want_ext" "$WORK/$name.server.log"; then
+    echo "interop $name: FAILED (extensions agreed: $(grep -m1 '^extensions:' "$WORK/$name.server.log"), wanted $want_ext)"
+    failures=$((failures + 1))
+  elif [ "$rc" -eq 0 ] && cmp -s "$WORK/input.txt" "$WORK/$name.out"; then
+    echo "interop $name: ok ($want_ext; $(wc -l <"$WORK/input.txt") lines, $(wc -c <"$WORK/input.txt") bytes echoed byte for byte, ${ms} ms)"
   else
     echo "interop $name: FAILED (exit $rc)"
     cmp "$WORK/input.txt" "$WORK/$name.out" || true
@@ -95,12 +101,16 @@ expect_refusal() {
   fi
 }
 
-run_peer python-websockets ws timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
-run_peer node-ws ws timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+run_peer python-websockets ws permessage-deflate \
+  timeout 120 "$PEERS/venv/bin/python" scripts/interop/echo_server.py
+run_peer node-ws ws None \
+  timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js
+run_peer node-ws-deflate ws permessage-deflate \
+  timeout 120 env NODE_PATH="$PEERS/node/node_modules" node scripts/interop/echo_server.js deflate
 
 # wss://: the server writes its run-time CA to $WORK/ca.pem and wants a token.
 CLIENT_ARGS=(--ca "$WORK/ca.pem" -H "Authorization: Bearer interop")
-run_peer python-websockets-wss wss \
+run_peer python-websockets-wss wss any \
   timeout 120 "$PEERS/venv/bin/python" scripts/interop/wss_echo_server.py "$WORK/ca.pem"
 "$PEERS/venv/bin/python" scripts/interop/wss_echo_server.py "$WORK/ca.pem" >"$WORK/wss.port" 2>"$WORK/wss.server.log" &
 SERVER_PID=$!

@@ -324,6 +324,7 @@ impl Harness {
                             }
                         }
                         Event::Ping(_) | Event::Pong(_) => {}
+                        Event::Inflated { .. } => panic!("inflated without an offer"),
                         other => panic!("an event this target does not know: {other:?}"),
                     }
                     if let Some((op, p)) = owed {

@@ -1,7 +1,8 @@
 """Echo server for scripts/interop.sh, on Python `websockets`.
 
 Binds 127.0.0.1 on an ephemeral port, prints the port on stdout, and echoes
-every text and binary message back unchanged until killed.
+every text and binary message back unchanged until killed. permessage-deflate
+is on (the library's default); the agreed extension goes to stderr.
 """
 import asyncio
 import sys
@@ -10,6 +11,8 @@ from websockets.asyncio.server import serve
 
 
 async def echo(ws):
+    # The extensions agreed (interop.sh checks that permessage-deflate was).
+    print("extensions:", ws.response.headers.get("Sec-WebSocket-Extensions"), file=sys.stderr, flush=True)
     async for message in ws:
         await ws.send(message)
 

@@ -6,6 +6,8 @@
 
 use crate::buffer::Buffer;
 use crate::close::{self, CloseFrame};
+use crate::deflate::context::Context as DeflateContext;
+use crate::deflate::{Agreed, DeflateConfig};
 use crate::error::{Error, ProtocolError, SendError};
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::handshake::{self, HandshakeOptions, KEY_LEN};
@@ -38,6 +40,10 @@ pub struct Config {
     /// ping, fail with [`Error::KeepaliveTimeout`] after queueing a close
     /// frame with 1011 (0: ping, never fail).
     pub pong_timeout_ms: u64,
+    /// permessage-deflate (RFC 7692): the offer to make, if any (needs the
+    /// `deflate` feature; without it nothing is offered). The size limit
+    /// then applies to each message's inflated size.
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -51,6 +57,7 @@ impl Default for Config {
             close_timeout_ms: 5_000,
             ping_interval_ms: 0,
             pong_timeout_ms: 0,
+            deflate: None,
         }
     }
 }
@@ -102,6 +109,16 @@ pub enum Event<'i> {
     Ping(&'i [u8]),
     /// A pong.
     Pong(&'i [u8]),
+    /// A piece of a compressed message (permessage-deflate), inflated: the
+    /// bytes are [`Connection::inflated`], valid until the next `recv`.
+    /// `fin` marks the last piece. Text is checked as for
+    /// [`Event::Fragment`].
+    Inflated {
+        /// Text or binary.
+        kind: DataKind,
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
     /// The server's close frame: the close handshake is complete (our close
     /// was answered, or theirs is echoed in the queue). Transmit what is
     /// pending, then close the transport.
@@ -236,6 +253,8 @@ pub struct Connection<R, S> {
     tx_utf8: Utf8Validator,
     /// The keepalive timer (used while open, when configured).
     keepalive: Keepalive,
+    /// permessage-deflate: offer, agreement, inflater, compressor.
+    ext: DeflateContext,
 }
 
 /// The keepalive timer: until `deadline`, nothing to do; at it, ping (or,
@@ -290,6 +309,23 @@ struct RequestSpans {
 /// [`crate::HandshakeError::HeaderTooLarge`].
 pub const MIN_RECV_BUFFER: usize = 2 + MAX_CONTROL_PAYLOAD;
 
+/// The RSV1 bit in [`FrameHeader::rsv`].
+const RSV1: u8 = 0b100;
+
+/// The limit on a message's bytes on the wire: its size limit, or for a
+/// compressed message (whose inflated size is checked as it inflates) the
+/// limit plus DEFLATE's worst-case growth, so that a stream of empty blocks
+/// cannot run forever.
+const fn compressed_cap(max_message_size: u64, compressed: bool) -> u64 {
+    if compressed {
+        max_message_size
+            .saturating_add(max_message_size / 8)
+            .saturating_add(1024)
+    } else {
+        max_message_size
+    }
+}
+
 impl<R: Random, S: Buffer> Connection<R, S> {
     /// Starts a connection: queues the handshake request for `url`, with a
     /// fresh key from `rng`, into `tx_storage`.
@@ -326,13 +362,16 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let mut nonce = [0u8; 16];
         self.rng.fill(&mut nonce)?;
         let key = handshake::encode_key(&nonce);
+        let mut offer = [0u8; 128];
+        let offer = self.ext.offer_line(&mut offer);
         let tx = &mut self.tx;
         tx.clear();
         if !tx.reserve_total(CONTROL_RESERVE) {
             return Err(SendError::RequestTooLarge);
         }
-        let request = tx
-            .fill_front(|buf| handshake::write_request(buf, url, &key, opts).map(|l| (l.len, l)))?;
+        let request = tx.fill_front(|buf| {
+            handshake::write_request_with(buf, url, &key, opts, offer).map(|l| (l.len, l))
+        })?;
         // The request may still be pending when the response arrives; the
         // close frame must fit beside it.
         if !tx.reserve_total(request.len.saturating_add(CONTROL_RESERVE)) {
@@ -370,6 +409,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                 deadline: Instant::ZERO,
                 pinged: false,
             },
+            ext: DeflateContext::new(None),
         }
     }
 
@@ -389,6 +429,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         now: Instant,
     ) -> Result<(), SendError> {
         self.phase = Phase::Closed;
+        self.ext.restart(config.deflate);
         self.request = match self.write_request(url, opts) {
             Ok(spans) => spans,
             Err(e) => {
@@ -619,10 +660,12 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let key = &storage[key_at..key_at + KEY_LEN];
         let offered = &storage[usize::from(from)..usize::from(to)];
         let max_header = self.limits.max_response_header as usize;
-        match handshake::parse_response(input, key, offered, max_header) {
+        let offer = self.ext.offer();
+        match handshake::parse_response_with(input, key, offered, max_header, offer) {
             Ok(None) => Ok(Received::need(0, Progress::NeedInput)),
             Ok(Some(resp)) => {
                 self.phase = Phase::Open;
+                self.ext.agree(resp.deflate);
                 let event = Event::Connected {
                     protocol: resp.protocol,
                 };
@@ -657,6 +700,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         input: &'i [u8],
         pos: usize,
     ) -> Result<Step<'i>, Error> {
+        if self.ext.rx_compressed() {
+            return self.recv_inflate(frame, input, pos);
+        }
         let avail = (input.len() - pos) as u64;
         let n = frame.remaining.min(avail) as usize;
         if n == 0 && frame.remaining > 0 {
@@ -694,7 +740,12 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let Some((header, header_len)) = parsed else {
             return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
         };
-        if header.rsv != 0 {
+        // RSV1 marks a compressed message (RFC 7692 section 6): only when
+        // negotiated, only on its first frame.
+        let rsv1_ok = header.rsv == RSV1
+            && self.ext.rsv1_allowed()
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv != 0 && !rsv1_ok {
             return Err(self.fail(ProtocolError::ReservedBits));
         }
         if header.mask.is_some() {
@@ -733,14 +784,18 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         };
         let len = header.payload_len;
         let total_len = self.message_len.saturating_add(len);
-        if total_len > self.limits.max_message_size {
+        let compressed = match self.message {
+            None => header.rsv == RSV1,
+            Some(_) => self.ext.rx_compressed(),
+        };
+        if total_len > compressed_cap(self.limits.max_message_size, compressed) {
             return Err(self.fail(ProtocolError::MessageTooBig));
         }
         // Fast path: a whole single-frame message already in the input.
         let whole = usize::try_from(len)
             .ok()
             .and_then(|l| input.get(pos..)?.get(..l))
-            .filter(|_| header.fin && self.message.is_none());
+            .filter(|_| header.fin && self.message.is_none() && !compressed);
         if let Some(payload) = whole {
             let event = match kind {
                 DataKind::Binary => Event::Binary(payload),
@@ -750,6 +805,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                 },
             };
             return Ok(Step::Done(Received::found(pos + payload.len(), event)));
+        }
+        if self.message.is_none() {
+            self.ext.start_message(compressed);
         }
         self.message = Some(kind);
         self.message_len = total_len;
@@ -799,6 +857,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                 self.phase = Phase::Closed;
                 self.frame = None;
                 self.message = None;
+                self.ext.end_message(false);
                 Ok(Some(Event::Closed(frame)))
             }
         }
@@ -808,6 +867,57 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         self.message = None;
         self.message_len = 0;
         self.rx_utf8.reset();
+        self.ext.end_message(true);
+    }
+
+    /// The next piece of a compressed message's frame, from `input[pos..]`:
+    /// inflated, checked against the size limit as it grows, and handed out
+    /// as [`Event::Inflated`] when it gives output. At the message's end the
+    /// `00 00 ff ff` tail is inflated too.
+    fn recv_inflate<'i>(
+        &mut self,
+        frame: InFrame,
+        input: &'i [u8],
+        pos: usize,
+    ) -> Result<Step<'i>, Error> {
+        let avail = (input.len() - pos) as u64;
+        let n = frame.remaining.min(avail) as usize;
+        if n == 0 && frame.remaining > 0 {
+            return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
+        }
+        let last = frame.fin && n as u64 == frame.remaining;
+        let limit = self.limits.max_message_size;
+        let result = self.ext.inflate(&input[pos..pos + n], last, limit);
+        let done = matches!(result, Ok((_, true)));
+        // The output before a fault is checked first: the first fault in the
+        // inflated stream wins, however the input was split.
+        let out = self.ext.inflated();
+        let produced = !out.is_empty();
+        let bad_text = frame.kind == DataKind::Text
+            && (self.rx_utf8.feed(out).is_err() || (done && !self.rx_utf8.is_complete()));
+        if bad_text {
+            return Err(self.fail(ProtocolError::InvalidUtf8));
+        }
+        let used = match result {
+            Ok((used, _)) => used,
+            Err(e) => return Err(self.fail(e)),
+        };
+        let remaining = frame.remaining - used as u64;
+        // The frame stays current while its payload lasts, and at the
+        // message's end until the tail is inflated.
+        let current = remaining > 0 || (frame.fin && !done);
+        self.frame = current.then_some(InFrame { remaining, ..frame });
+        if done {
+            self.end_message();
+        }
+        if produced || done {
+            let event = Event::Inflated {
+                kind: frame.kind,
+                fin: done,
+            };
+            return Ok(Step::Done(Received::found(pos + used, event)));
+        }
+        Ok(Step::Next(pos + used))
     }
 
     /// Fails the connection: queues a close frame with the error's code
@@ -831,6 +941,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         self.phase = Phase::Closed;
         self.frame = None;
         self.message = None;
+        self.ext.end_message(false);
     }
 
     /// Closes without a close frame (the random source failed).
@@ -881,8 +992,37 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if self.sending.is_some() {
             return Err(SendError::FragmentInProgress);
         }
+        #[cfg(all(feature = "deflate", feature = "alloc"))]
+        if self.ext.compresses(data.len())
+            && self
+                .tx
+                .has_room(Class::Data, crate::deflate::compress::bound(data.len()))
+        {
+            return self.send_compressed(opcode, data);
+        }
         let key = self.mask_key()?;
         self.tx.push_frame(Class::Data, opcode, true, data, key)
+    }
+
+    /// Queues a whole message compressed, with RSV1 set; uncompressed if
+    /// miniz_oxide fails. A refused frame leaves the compressor starting
+    /// over, as the server never saw the message.
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    fn send_compressed(&mut self, opcode: OpCode, data: &[u8]) -> Result<(), SendError> {
+        let key = self.mask_key()?;
+        let Some(payload) = self.ext.compress(data) else {
+            return self.tx.push_frame(Class::Data, opcode, true, data, key);
+        };
+        match self.tx.push_frame(Class::Data, opcode, true, payload, key) {
+            Ok(()) => {
+                self.tx.set_rsv1_last();
+                Ok(())
+            }
+            Err(e) => {
+                self.ext.forget();
+                Err(e)
+            }
+        }
     }
 
     /// Queues one fragment of a message; `fin` ends it. The first fragment
@@ -1040,6 +1180,17 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let (from, to) = self.request.host;
         let bytes = self.tx.storage().get(usize::from(from)..usize::from(to))?;
         core::str::from_utf8(bytes).ok()
+    }
+
+    /// The bytes of the last [`Event::Inflated`] (empty otherwise); valid
+    /// until the next [`recv`](Self::recv).
+    pub fn inflated(&self) -> &[u8] {
+        self.ext.inflated()
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake, if any.
+    pub fn deflate(&self) -> Option<Agreed> {
+        self.ext.agreed()
     }
 
     /// Starts the handshake again for a redirect (the driver calls it, see

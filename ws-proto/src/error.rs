@@ -14,7 +14,9 @@ use crate::random::RandomError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// An RSV bit was set with no extension negotiated (1002).
+    /// An RSV bit was set with no extension negotiated, or RSV1 where
+    /// permessage-deflate does not allow it: on a continuation or control
+    /// frame (1002).
     ReservedBits,
     /// A reserved opcode (1002).
     UnknownOpcode,
@@ -38,15 +40,20 @@ pub enum ProtocolError {
     InvalidCloseReason,
     /// A text message that is not UTF-8 (1007).
     InvalidUtf8,
-    /// A message over the configured size limit (1009).
+    /// A message over the configured size limit (1009); for a compressed
+    /// message, its inflated size.
     MessageTooBig,
+    /// A compressed message that is not valid DEFLATE data (1007).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The close code this error sends.
     pub const fn close_code(self) -> u16 {
         match self {
-            ProtocolError::InvalidCloseReason | ProtocolError::InvalidUtf8 => 1007,
+            ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCompressedData => 1007,
             ProtocolError::MessageTooBig => 1009,
             _ => 1002,
         }
@@ -67,6 +74,7 @@ impl ProtocolError {
             ProtocolError::InvalidCloseReason => "close reason is not UTF-8",
             ProtocolError::InvalidUtf8 => "text message is not UTF-8",
             ProtocolError::MessageTooBig => "message over the size limit",
+            ProtocolError::InvalidCompressedData => "compressed message is not valid DEFLATE",
         }
     }
 }
@@ -104,6 +112,8 @@ pub enum HandshakeError {
     Extension,
     /// The server chose a subprotocol the client did not offer, or several.
     Protocol,
+    /// The server's permessage-deflate answer cannot be accepted.
+    Deflate(crate::deflate::DeflateError),
     /// A redirect (3xx with a `Location`) that was not followed: too many,
     /// a loop, `wss` to `ws`, a bad location. Names status and location.
     Redirect(crate::redirect::Redirect),
@@ -121,6 +131,7 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Accept => f.write_str("missing or wrong Sec-WebSocket-Accept"),
             HandshakeError::Extension => f.write_str("server accepted an extension not offered"),
             HandshakeError::Protocol => f.write_str("server chose a subprotocol not offered"),
+            HandshakeError::Deflate(e) => write!(f, "{e}"),
             HandshakeError::Redirect(r) => write!(f, "{r}"),
         }
     }

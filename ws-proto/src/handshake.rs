@@ -9,6 +9,8 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
+use crate::deflate::negotiate::Negotiation;
+use crate::deflate::{Agreed, DeflateConfig, DeflateError};
 use crate::error::{HandshakeError, SendError};
 use crate::url::Url;
 
@@ -155,6 +157,22 @@ pub fn write_request(
     key: &[u8; KEY_LEN],
     opts: &HandshakeOptions<'_>,
 ) -> Result<RequestLayout, SendError> {
+    write_request_with(out, url, key, opts, None)
+}
+
+/// [`write_request`] with a `Sec-WebSocket-Extensions` value (the
+/// permessage-deflate offer, see [`crate::deflate::negotiate::write_offer`]).
+///
+/// # Errors
+///
+/// As [`write_request`].
+pub fn write_request_with(
+    out: &mut [u8],
+    url: &Url<'_>,
+    key: &[u8; KEY_LEN],
+    opts: &HandshakeOptions<'_>,
+    extensions: Option<&[u8]>,
+) -> Result<RequestLayout, SendError> {
     if !opts.protocols.iter().all(|p| is_token(p)) {
         return Err(SendError::InvalidHeader);
     }
@@ -180,6 +198,11 @@ pub fn write_request(
             w.put(p.as_bytes())?;
         }
         protocols = (start, w.at);
+        w.put(b"\r\n")?;
+    }
+    if let Some(ext) = extensions {
+        w.put(b"Sec-WebSocket-Extensions: ")?;
+        w.put(ext)?;
         w.put(b"\r\n")?;
     }
     for (name, value) in opts.headers {
@@ -235,6 +258,8 @@ pub struct Response<'i> {
     pub header_len: usize,
     /// The subprotocol the server chose, if any.
     pub protocol: Option<&'i str>,
+    /// The permessage-deflate parameters agreed, if the server accepted it.
+    pub deflate: Option<Agreed>,
 }
 
 /// Parses and checks the server's handshake response.
@@ -269,6 +294,24 @@ pub fn parse_response<'i>(
     offered: &[u8],
     max_header: usize,
 ) -> Result<Option<Response<'i>>, HandshakeError> {
+    parse_response_with(input, key, offered, max_header, None)
+}
+
+/// [`parse_response`] after a permessage-deflate `offer`: the server's
+/// `Sec-WebSocket-Extensions` answer is checked against it.
+///
+/// # Errors
+///
+/// As [`parse_response`]; [`HandshakeError::Extension`] for an extension
+/// not offered, [`HandshakeError::Deflate`] for a permessage-deflate answer
+/// the client cannot accept.
+pub fn parse_response_with<'i>(
+    input: &'i [u8],
+    key: &[u8],
+    offered: &[u8],
+    max_header: usize,
+    offer: Option<DeflateConfig>,
+) -> Result<Option<Response<'i>>, HandshakeError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS];
     let mut resp = httparse::Response::new(&mut headers);
     // Only the first `max_header` bytes can hold the header. Parsing no further
@@ -299,6 +342,7 @@ pub fn parse_response<'i>(
     let expected_accept = accept_key(key);
     let (mut upgrade, mut connection, mut accept) = (false, false, false);
     let mut protocol = None;
+    let mut deflate = Negotiation::new(offer);
     for h in resp.headers.iter() {
         let value = h.value;
         if h.name.eq_ignore_ascii_case("upgrade") {
@@ -311,9 +355,10 @@ pub fn parse_response<'i>(
             }
             accept = true;
         } else if h.name.eq_ignore_ascii_case("sec-websocket-extensions") {
-            if !trim(value).is_empty() {
-                return Err(HandshakeError::Extension);
-            }
+            deflate.header(value).map_err(|e| match e {
+                DeflateError::NotOffered => HandshakeError::Extension,
+                e => HandshakeError::Deflate(e),
+            })?;
         } else if h.name.eq_ignore_ascii_case("sec-websocket-protocol") {
             let chosen = trim(value);
             let offered_it = tokens(offered).any(|t| t == chosen);
@@ -335,6 +380,7 @@ pub fn parse_response<'i>(
     Ok(Some(Response {
         header_len,
         protocol,
+        deflate: deflate.finish(),
     }))
 }
 
@@ -478,7 +524,8 @@ mod tests {
             parsed,
             Response {
                 header_len: r.len(),
-                protocol: None
+                protocol: None,
+                deflate: None,
             }
         );
         for n in 0..r.len() {

@@ -35,7 +35,8 @@
 //! Modules: [`url`] (`ws://` URLs), [`handshake`] (request and response),
 //! [`frame`] (headers), [`mask`] (the masking hot path), [`utf8`] (incremental
 //! validation), [`close`] (close codes), [`connection`] (the state machine),
-//! [`assembler`] (whole messages), [`session`] (connection + buffers),
+//! [`assembler`] (whole messages), [`deflate`] (permessage-deflate, RFC 7692),
+//! [`session`] (connection + buffers),
 //! [`driver`] (the lifecycle of a set of connections, for transports),
 //! [`redirect`] (handshake redirects, followed by the driver), [`tls`] (how
 //! a transport's TLS layer names its failures), [`queue`] (the outbound queue), [`time`],
@@ -52,6 +53,9 @@
 
 #[cfg(test)]
 extern crate std;
+
+#[cfg(all(feature = "alloc", feature = "deflate"))]
+extern crate alloc;
 
 #[cfg(test)]
 mod test_config {
@@ -70,6 +74,7 @@ pub mod assembler;
 pub mod buffer;
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod driver;
 pub mod error;
 pub mod frame;
@@ -92,6 +97,7 @@ pub use close::CloseFrame;
 pub use connection::{
     Config, Connection, DataKind, Event, Progress, Received, State, MIN_RECV_BUFFER,
 };
+pub use deflate::{Agreed, DeflateConfig, DeflateError};
 pub use driver::{CommandError, ConnId, Driver, DriverConfig, OpenError, Transport};
 pub use error::{Error, HandshakeError, ProtocolError, SendError, UrlError};
 pub use handshake::HandshakeOptions;

@@ -231,6 +231,15 @@ impl<S: Buffer> TxQueue<S> {
         Ok(())
     }
 
+    /// Sets RSV1 (permessage-deflate: "compressed") on the frame just pushed.
+    #[cfg(all(feature = "deflate", feature = "alloc"))]
+    pub(crate) fn set_rsv1_last(&mut self) {
+        let at = self.tail - self.last;
+        if let Some(b0) = self.buf.as_mut().get_mut(at) {
+            *b0 |= 0x40;
+        }
+    }
+
     /// Whether a frame with this payload length would be accepted now.
     pub(crate) fn has_room(&self, class: Class, payload_len: usize) -> bool {
         let len = header_len(payload_len as u64, true).saturating_add(payload_len);

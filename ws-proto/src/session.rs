@@ -490,6 +490,11 @@ where
                 *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
+            Stop::Inflated { kind, fin } => {
+                *start = pos;
+                let data = conn.inflated();
+                Some(SessionEvent::Fragment { kind, data, fin })
+            }
             Stop::TooBig => {
                 *start = pos;
                 let _ = conn.close(now, MESSAGE_TOO_BIG, "");
@@ -659,6 +664,13 @@ enum Stop<'a> {
     Failed(Error),
     /// A message does not fit the assembler.
     TooBig,
+    /// A streamed piece of a compressed message: [`Connection::inflated`].
+    Inflated {
+        /// Text or binary.
+        kind: DataKind,
+        /// Whether it ends the message.
+        fin: bool,
+    },
     /// No event in the bytes there are (more input, or room to transmit, is
     /// needed).
     Waiting,
@@ -798,6 +810,21 @@ where
                     Ok(None) | Err(_) => Stop::TooBig,
                 }
             }
+            // Inflated bytes live in the connection: copy them, and end a
+            // message with an empty last piece.
+            Event::Inflated { kind, fin } if !streaming => {
+                if assembler.push(kind, conn.inflated(), false).is_err() {
+                    return (start, Stop::TooBig);
+                }
+                if !fin {
+                    continue;
+                }
+                match assembler.push(kind, &[], true) {
+                    Ok(Some(m)) => Stop::Event(SessionEvent::Message(m)),
+                    Ok(None) | Err(_) => Stop::TooBig,
+                }
+            }
+            Event::Inflated { kind, fin } => Stop::Inflated { kind, fin },
             Event::Text(t) if !streaming => {
                 assembler.note_whole(t.len());
                 Stop::Event(direct(event))
@@ -819,6 +846,12 @@ fn direct(event: Event<'_>) -> SessionEvent<'_> {
         Event::Text(t) => SessionEvent::Message(Message::Text(t)),
         Event::Binary(b) => SessionEvent::Message(Message::Binary(b)),
         Event::Fragment { kind, data, fin } => SessionEvent::Fragment { kind, data, fin },
+        // Handled by `decode` (its bytes are in the connection).
+        Event::Inflated { kind, fin } => SessionEvent::Fragment {
+            kind,
+            data: &[],
+            fin,
+        },
         Event::Ping(p) => SessionEvent::Ping(p),
         Event::Pong(p) => SessionEvent::Pong(p),
         Event::Closed(frame) => SessionEvent::Closed(Disconnect::Clean(frame)),

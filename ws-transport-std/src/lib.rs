@@ -62,8 +62,9 @@ pub use ws_proto::ConnId;
 /// The protocol core, for everything not re-exported below.
 pub use ws_proto;
 pub use ws_proto::{
-    CloseFrame, Config, DataKind, Disconnect, Error, HandshakeError, HandshakeOptions, Instant,
-    LinkError, Message, ProtocolError, SendError, SessionEvent, State, UrlError, MIN_RECV_BUFFER,
+    CloseFrame, Config, DataKind, DeflateConfig, Disconnect, Error, HandshakeError,
+    HandshakeOptions, Instant, LinkError, Message, ProtocolError, SendError, SessionEvent, State,
+    UrlError, MIN_RECV_BUFFER,
 };
 
 // Every code block of the workspace README compiles (and runs, unless marked

@@ -21,6 +21,8 @@ macro_rules! println {
 pub(crate) use println;
 
 mod cost;
+#[cfg(feature = "deflate")]
+mod deflate;
 mod peer;
 mod rt;
 mod stream;
@@ -78,8 +80,15 @@ pub(crate) fn main() -> u32 {
         ("1009 for a message over max_message_size", stream::too_big),
         ("instructions retired (minstret, -icount)", cost::frames),
     ];
+    #[cfg(feature = "deflate")]
+    let extra: &[Named] = &[(
+        "RFC 7692 7.2.3 and a 1009 bomb, device profile, no allocator",
+        deflate::device_profile,
+    )];
+    #[cfg(not(feature = "deflate"))]
+    let extra: &[Named] = &[];
     let mut failed = 0;
-    for (name, check) in checks {
+    for &(name, check) in checks.iter().chain(extra) {
         match check() {
             Ok(()) => println!("ok   {name}"),
             Err(why) => {
@@ -88,6 +97,6 @@ pub(crate) fn main() -> u32 {
             }
         }
     }
-    println!("{} checks, {failed} failed", checks.len());
+    println!("{} checks, {failed} failed", checks.len() + extra.len());
     failed
 }

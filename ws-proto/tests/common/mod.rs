@@ -387,6 +387,8 @@ pub(crate) enum Ev {
     Pong(Vec<u8>),
     /// `Closed`.
     Closed(Option<u16>, String),
+    /// `Inflated` (its bytes are in the connection).
+    Inflated(DataKind, bool),
 }
 
 impl From<Event<'_>> for Ev {
@@ -399,6 +401,7 @@ impl From<Event<'_>> for Ev {
             Event::Ping(p) => Ev::Ping(p.to_vec()),
             Event::Pong(p) => Ev::Pong(p.to_vec()),
             Event::Closed(c) => Ev::Closed(c.code, c.reason.to_owned()),
+            Event::Inflated { kind, fin } => Ev::Inflated(kind, fin),
             other => panic!("an event these tests do not know: {other:?}"),
         }
     }
@@ -570,6 +573,7 @@ pub(crate) fn assemble(events: &[Ev]) -> Vec<Msg> {
             Ev::Ping(p) => out.push(Msg::Ping(p.clone())),
             Ev::Pong(p) => out.push(Msg::Pong(p.clone())),
             Ev::Closed(c, r) => out.push(Msg::Closed(*c, r.clone())),
+            Ev::Inflated(..) => panic!("inflated bytes are read from the connection"),
             Ev::Fragment(kind, data, fin) => {
                 let (k, buf) = partial.get_or_insert_with(|| (*kind, Vec::new()));
                 assert_eq!(k, kind, "fragment kind changed mid-message");
