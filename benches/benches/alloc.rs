@@ -82,16 +82,8 @@ fn main() {
     )
     .unwrap();
     let mut pos = 0;
-    measure("ws-proto Session", "recv", || loop {
-        if let Some(ev) = session.poll_event(Instant::ZERO) {
-            assert!(matches!(ev, SessionEvent::Message(Message::Text(_))));
-            return;
-        }
-        let dst = session.read_buf();
-        let k = dst.len().min(frames.len() - pos);
-        dst[..k].copy_from_slice(&frames[pos..pos + k]);
-        pos += k;
-        session.commit_read(k);
+    measure("ws-proto Session", "recv", || {
+        recv_one(&mut session, frames, &mut pos)
     });
 
     // The std Client's own storage (growable buffers) and MaskRandom.
@@ -103,16 +95,8 @@ fn main() {
     });
     let mut session = common::client_session(&ClientConfig::default());
     let mut pos = 0;
-    measure("ws-proto Client storage", "recv", || loop {
-        if let Some(ev) = session.poll_event(Instant::ZERO) {
-            assert!(matches!(ev, SessionEvent::Message(Message::Text(_))));
-            return;
-        }
-        let dst = session.read_buf();
-        let k = dst.len().min(frames.len() - pos);
-        dst[..k].copy_from_slice(&frames[pos..pos + k]);
-        pos += k;
-        session.commit_read(k);
+    measure("ws-proto Client storage", "recv", || {
+        recv_one(&mut session, frames, &mut pos)
     });
 
     // tungstenite: WebSocket over an in-memory stream.
@@ -145,7 +129,8 @@ fn main() {
     });
 
     // embedded-websocket: slices in, slices out.
-    let mut ews = embedded_websocket::WebSocketClient::new_client(common::Rng06(XorShift::new(1)));
+    let mut ews =
+        embedded_websocket::WebSocketClient::new_client(ws_benches::Rng06(XorShift::new(1)));
     ews.state = embedded_websocket::WebSocketState::Open;
     let mut out = vec![0u8; 256];
     measure("embedded-websocket", "send", || {
@@ -175,4 +160,26 @@ fn main() {
         let m = common::block_on(tws.next()).unwrap().unwrap();
         black_box(m.as_text());
     });
+}
+
+/// Feeds `frames` from `pos` to `session` as socket reads of whatever fits
+/// until it hands out one text message.
+fn recv_one<R, TX, RX, A>(session: &mut Session<R, TX, RX, A>, frames: &[u8], pos: &mut usize)
+where
+    R: ws_proto::Random,
+    TX: ws_proto::Buffer,
+    RX: ws_proto::Buffer,
+    A: ws_proto::Buffer,
+{
+    loop {
+        if let Some(ev) = session.poll_event(Instant::ZERO) {
+            assert!(matches!(ev, SessionEvent::Message(Message::Text(_))));
+            return;
+        }
+        let dst = session.read_buf();
+        let k = dst.len().min(frames.len() - *pos);
+        dst[..k].copy_from_slice(&frames[*pos..*pos + k]);
+        *pos += k;
+        session.commit_read(k);
+    }
 }

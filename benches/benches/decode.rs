@@ -175,7 +175,7 @@ fn main() {
             }
         });
 
-        let mut ews = embedded_websocket::WebSocketClient::new_client(common::Rng06(
+        let mut ews = embedded_websocket::WebSocketClient::new_client(ws_benches::Rng06(
             ws_benches::XorShift::new(5),
         ));
         ews.state = embedded_websocket::WebSocketState::Open;

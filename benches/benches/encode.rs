@@ -118,7 +118,7 @@ fn main() {
         });
 
         let mut ews =
-            embedded_websocket::WebSocketClient::new_client(common::Rng06(XorShift::new(11)));
+            embedded_websocket::WebSocketClient::new_client(ws_benches::Rng06(XorShift::new(11)));
         ews.state = embedded_websocket::WebSocketState::Open;
         let mut eout = vec![0u8; len + 64];
         g.row("embedded_websocket", move || {

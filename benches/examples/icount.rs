@@ -21,7 +21,7 @@
 
 use std::hint::black_box;
 
-use ws_benches::{ascii_payload, binary_payload, open_connection, server_frames, XorShift};
+use ws_benches::{ascii_payload, binary_payload, open_connection, server_frames, Rng06, XorShift};
 use ws_proto::frame::{encode_masked, OpCode};
 use ws_proto::{Event, GrowableBuffer, Instant, Message, Session, SessionEvent};
 use ws_transport_std::{ClientConfig, MaskRandom};
@@ -32,27 +32,6 @@ fn client_session() -> Session<MaskRandom, GrowableBuffer, GrowableBuffer, Growa
     let st = c.storage();
     let conn = ws_benches::open_connection_with(st.rng, st.tx, c.connection_config()).unwrap();
     Session::new(conn, st.rx, st.assembler).unwrap()
-}
-
-/// `XorShift` for embedded-websocket's `rand_core` 0.6.
-struct Rng06(XorShift);
-impl rand_core_06::RngCore for Rng06 {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let w = self.0.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
 }
 
 fn ews() -> embedded_websocket::WebSocketClient<Rng06> {

@@ -75,6 +75,29 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
+/// [`XorShift`] for crates that take a `rand_core` 0.6 generator
+/// (embedded-websocket).
+pub struct Rng06(pub XorShift);
+
+impl rand_core_06::RngCore for Rng06 {
+    fn next_u32(&mut self) -> u32 {
+        self.0.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let w = self.0.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&w[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
 /// The connection type the benchmarks drive.
 pub type BenchConnection = Connection<XorShift, Vec<u8>>;
 

@@ -15,7 +15,7 @@ use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use ws_benches::{open_connection_with, response_for, XorShift};
+use ws_benches::{open_connection_with, response_for};
 use ws_proto::{Connection, GrowableBuffer, Session};
 use ws_transport_std::{ClientConfig, MaskRandom};
 
@@ -145,28 +145,6 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
-    }
-}
-
-/// `XorShift` for crates that take a `rand_core` 0.6 generator.
-pub struct Rng06(pub XorShift);
-
-impl rand_core_06::RngCore for Rng06 {
-    fn next_u32(&mut self) -> u32 {
-        self.0.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let w = self.0.next_u64().to_le_bytes();
-            chunk.copy_from_slice(&w[..chunk.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core_06::Error> {
-        self.fill_bytes(dest);
-        Ok(())
     }
 }
 
