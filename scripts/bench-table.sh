@@ -2,17 +2,17 @@
 # Runs the side-by-side benchmarks (benches/) and prints one table: each row is one of
 # ws-proto's measurements, as a speed ratio to the physical anchor and to each peer
 # (peer time / our time: 2.00x = we take half the time; for the anchor, 1.00x = as fast as it).
-# Rows of a group are interleaved (benches/benches/common/interleave.rs): each round times
-# a short batch of every row, so the load of other processes falls on all of them alike;
-# each row's figure is the lower quartile of its batches (the median is listed too).
+# Each table row is one criterion group (benches/benches/{encode,decode,echo}.rs) whose members
+# (ours, each peer, the anchors) run the same input one after another in one run; each
+# member's figure is criterion's median point estimate of the time per iteration
+# (target/criterion/<group>/<member>/new/estimates.json; the mean is listed beside it).
 #
 # usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
-#   filter         only rows whose "group/row" contains it
+#   filter         only members whose "group/member" matches it (criterion's filter, a regex)
 #   BENCH_CPU=N    the CPU the benchmarks are pinned to (default 1; "" = no pinning)
-#   BENCH_TIME=S   seconds per group (default 3)
-# Results: $CARGO_TARGET_DIR/ws-bench (default target/ws-bench): one GROUP.tsv per group,
-# alloc.txt and memory.txt.
+# Results: $CARGO_TARGET_DIR/criterion (criterion's), and in $CARGO_TARGET_DIR/ws-bench
+# (default target/ws-bench) alloc.txt, memory.txt and when.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -27,7 +27,6 @@ if [ -n "$CPU" ] && command -v taskset >/dev/null; then PIN=(taskset -c "$CPU");
 if [ "$RUN" = 1 ]; then
   mkdir -p "$OUT"
   cargo bench -q -p ws-benches --no-run
-  export WS_BENCH_TIME="${BENCH_TIME:-3}" WS_BENCH_OUT="$PWD/$OUT"
   for b in encode decode echo; do
     "${PIN[@]}" cargo bench -q -p ws-benches --bench "$b" -- $FILTER >&2
   done
@@ -36,18 +35,24 @@ if [ "$RUN" = 1 ]; then
   { date -u '+%Y-%m-%d %H:%M UTC'; uptime; } > "$OUT/when.txt"
 fi
 
-python3 - "$OUT" <<'PY'
-import glob, os, sys
-out = sys.argv[1]
-res, tp, med = {}, {}, {}
-for path in glob.glob(os.path.join(out, "*.tsv")):
-    with open(path) as f:
-        for line in f:
-            f = line.rstrip("\n").split("\t")
-            g, row, ns, kind, amount = f[:5]
-            res[(g, row)] = float(ns)
-            med[(g, row)] = float(f[5]) if len(f) > 5 else float(ns)
-            tp[g] = (kind, int(amount))
+python3 - "$OUT" "$TARGET/criterion" <<'PY'
+import glob, json, os, sys
+out, crit = sys.argv[1], sys.argv[2]
+GROUPS = ["encode_16B", "encode_1KiB", "encode_64KiB", "encode_1MiB", "decode_text16",
+          "decode_bin64k", "echo_pingpong", "echo_pipelined"]
+res, tp, mean = {}, {}, {}
+for g in GROUPS:
+    for path in glob.glob(os.path.join(crit, g, "*", "new", "estimates.json")):
+        new = os.path.dirname(path)
+        with open(os.path.join(new, "benchmark.json")) as f:
+            b = json.load(f)
+        with open(path) as f:
+            e = json.load(f)
+        row = b["function_id"]
+        res[(g, row)] = e["median"]["point_estimate"]
+        mean[(g, row)] = e["mean"]["point_estimate"]
+        (kind, amount), = b["throughput"].items()
+        tp[g] = ("bytes" if kind.startswith("Bytes") else "elements", int(amount))
 
 def rate(g, row):
     t = res.get((g, row))
@@ -96,7 +101,7 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's time / ours (>= 1.00x: we are at least as fast), lower quartiles of interleaved batches; '-' = not measured")
+print("ratios = other's time / ours (>= 1.00x: we are at least as fast), criterion medians; '-' = not measured")
 when = os.path.join(out, "when.txt")
 if os.path.exists(when):
     print("run: " + " / ".join(l.strip() for l in open(when)))
@@ -106,7 +111,7 @@ if r is not None:
     print("(encode 64 KiB against the same XOR copy into the payload's offset in a frame, 14 bytes in: %.2fx)" % r)
 print()
 for (g, row), t in sorted(res.items()):
-    print("  %-16s %-26s %12.1f ns (median %12.1f)  %s" % (g, row, t, med[(g, row)], rate(g, row)))
+    print("  %-16s %-26s %12.1f ns (mean %12.1f)  %s" % (g, row, t, mean[(g, row)], rate(g, row)))
 
 # The issue's rows: each target, met or its measured gap.
 def target_row(what, g, ours, peers, goal_note, anchor=None):

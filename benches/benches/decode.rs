@@ -29,8 +29,9 @@
 mod common;
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use common::interleave::{Group, Settings, Throughput};
+use criterion::Throughput;
 use futures_util::StreamExt;
 use ws_benches::{ascii_payload, binary_payload, open_connection, server_frames};
 use ws_proto::{Event, Instant, Message, SessionEvent};
@@ -72,7 +73,7 @@ fn tuned() -> ClientConfig {
 }
 
 fn main() {
-    let settings = Settings::from_env();
+    let mut c = common::criterion();
     let cases = [
         (
             "decode_text16",
@@ -93,37 +94,49 @@ fn main() {
         let buf: &'static [u8] = common::leak(server_frames(opcode, &payload, count));
         let header = buf.len() / count - payload.len();
         let plen = payload.len();
-        let mut g = Group::new(group, throughput);
+        let mut g = common::group(
+            &mut c,
+            group,
+            throughput,
+            Duration::from_millis(300),
+            Duration::from_millis(1500),
+        );
 
         let mut conn = open_connection(4096).unwrap();
-        g.row("ws_proto_recv", move || {
-            let mut pos = 0;
-            let mut n = 0;
-            while pos < buf.len() {
-                let r = conn.recv(Instant::ZERO, &buf[pos..]).unwrap();
-                pos += r.consumed;
-                match r.event() {
-                    Some(Event::Text(t)) => {
-                        black_box(t);
+        g.bench_function("ws_proto_recv", move |b| {
+            b.iter(|| {
+                let mut pos = 0;
+                let mut n = 0;
+                while pos < buf.len() {
+                    let r = conn.recv(Instant::ZERO, &buf[pos..]).unwrap();
+                    pos += r.consumed;
+                    match r.event() {
+                        Some(Event::Text(t)) => {
+                            black_box(t);
+                        }
+                        Some(Event::Binary(d)) => {
+                            black_box(d);
+                        }
+                        e => panic!("unexpected {e:?}"),
                     }
-                    Some(Event::Binary(d)) => {
-                        black_box(d);
-                    }
-                    e => panic!("unexpected {e:?}"),
+                    n += 1;
                 }
-                n += 1;
-            }
-            assert_eq!(n, count);
+                assert_eq!(n, count);
+            })
         });
 
         let mut session = common::client_session(&ClientConfig::default());
-        g.row("ws_proto_session", move || {
-            assert_eq!(through_session(&mut session, buf), count);
+        g.bench_function("ws_proto_session", move |b| {
+            b.iter(|| {
+                assert_eq!(through_session(&mut session, buf), count);
+            })
         });
 
         let mut tuned_session = common::client_session(&tuned());
-        g.row("ws_proto_session_tuned", move || {
-            assert_eq!(through_session(&mut tuned_session, buf), count);
+        g.bench_function("ws_proto_session_tuned", move |b| {
+            b.iter(|| {
+                assert_eq!(through_session(&mut tuned_session, buf), count);
+            })
         });
 
         let replay = common::Replay::new(buf);
@@ -133,46 +146,52 @@ fn main() {
             tungstenite::protocol::Role::Client,
             None,
         );
-        g.row("tungstenite", move || {
-            pos.set(0);
-            for _ in 0..count {
-                match ws.read().unwrap() {
-                    tungstenite::Message::Text(t) => {
-                        black_box(t);
+        g.bench_function("tungstenite", move |b| {
+            b.iter(|| {
+                pos.set(0);
+                for _ in 0..count {
+                    match ws.read().unwrap() {
+                        tungstenite::Message::Text(t) => {
+                            black_box(t);
+                        }
+                        tungstenite::Message::Binary(d) => {
+                            black_box(d);
+                        }
+                        m => panic!("unexpected {m:?}"),
                     }
-                    tungstenite::Message::Binary(d) => {
-                        black_box(d);
-                    }
-                    m => panic!("unexpected {m:?}"),
                 }
-            }
+            })
         });
 
         let replay = common::Replay::new(buf);
         let fpos = replay.pos.clone();
         let mut fws =
             fastwebsockets::WebSocket::after_handshake(replay, fastwebsockets::Role::Client);
-        g.row("fastwebsockets", move || {
-            fpos.set(0);
-            for _ in 0..count {
-                let f = common::block_on(fws.read_frame()).unwrap();
-                black_box(&f.payload[..]);
-            }
+        g.bench_function("fastwebsockets", move |b| {
+            b.iter(|| {
+                fpos.set(0);
+                for _ in 0..count {
+                    let f = common::block_on(fws.read_frame()).unwrap();
+                    black_box(&f.payload[..]);
+                }
+            })
         });
 
         let replay = common::Replay::new(buf);
         let tpos = replay.pos.clone();
         let mut tws = common::tokio_ws(replay);
-        g.row("tokio_websockets", move || {
-            tpos.set(0);
-            for _ in 0..count {
-                let m = common::block_on(tws.next()).unwrap().unwrap();
-                if let Some(t) = m.as_text() {
-                    black_box(t);
-                } else {
-                    black_box(&m.as_payload()[..]);
+        g.bench_function("tokio_websockets", move |b| {
+            b.iter(|| {
+                tpos.set(0);
+                for _ in 0..count {
+                    let m = common::block_on(tws.next()).unwrap().unwrap();
+                    if let Some(t) = m.as_text() {
+                        black_box(t);
+                    } else {
+                        black_box(&m.as_payload()[..]);
+                    }
                 }
-            }
+            })
         });
 
         let mut ews = embedded_websocket::WebSocketClient::new_client(ws_benches::Rng06(
@@ -180,36 +199,43 @@ fn main() {
         ));
         ews.state = embedded_websocket::WebSocketState::Open;
         let mut to = vec![0u8; plen + 16];
-        g.row("embedded_websocket", move || {
-            let mut pos = 0;
-            while pos < buf.len() {
-                let r = ews.read(&buf[pos..], &mut to).unwrap();
-                pos += r.len_from;
-                let data = &to[..r.len_to];
-                if r.message_type == embedded_websocket::WebSocketReceiveMessageType::Text {
-                    black_box(core::str::from_utf8(data).unwrap());
-                } else {
-                    black_box(data);
+        g.bench_function("embedded_websocket", move |b| {
+            b.iter(|| {
+                let mut pos = 0;
+                while pos < buf.len() {
+                    let r = ews.read(&buf[pos..], &mut to).unwrap();
+                    pos += r.len_from;
+                    let data = &to[..r.len_to];
+                    if r.message_type == embedded_websocket::WebSocketReceiveMessageType::Text {
+                        black_box(core::str::from_utf8(data).unwrap());
+                    } else {
+                        black_box(data);
+                    }
                 }
-            }
+            })
         });
 
         if opcode == 1 {
-            g.row("anchor_from_utf8", move || {
-                for i in 0..count {
-                    let at = i * (header + plen) + header;
-                    black_box(core::str::from_utf8(black_box(&buf[at..at + plen])).unwrap());
-                }
+            g.bench_function("anchor_from_utf8", move |b| {
+                b.iter(|| {
+                    for i in 0..count {
+                        let at = i * (header + plen) + header;
+                        black_box(core::str::from_utf8(black_box(&buf[at..at + plen])).unwrap());
+                    }
+                })
             });
         }
         let mut dst = vec![0u8; plen];
-        g.row("anchor_memcpy", move || {
-            for i in 0..count {
-                let at = i * (header + plen) + header;
-                dst.copy_from_slice(black_box(&buf[at..at + plen]));
-                black_box(&dst);
-            }
+        g.bench_function("anchor_memcpy", move |b| {
+            b.iter(|| {
+                for i in 0..count {
+                    let at = i * (header + plen) + header;
+                    dst.copy_from_slice(black_box(&buf[at..at + plen]));
+                    black_box(&dst);
+                }
+            })
         });
-        g.run(&settings);
+        g.finish();
     }
+    c.final_summary();
 }

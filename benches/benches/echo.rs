@@ -8,8 +8,8 @@
 //! socket for ping-pong; non-blocking + mio readiness for pipelining), and
 //! the anchor: raw TCP echo of the same 32 bytes (no WebSocket framing).
 //! Run pinned to one CPU (`taskset -c 1`) so client and server share it.
-//! Rows are interleaved (`common::interleave`): every connection stays open
-//! and each round times a batch of each.
+//! Every connection stays open while the group's members run one after
+//! another (criterion).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,7 +27,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::interleave::{Group, Settings, Throughput};
+use criterion::Throughput;
 use mio::{Events, Interest, Poll, Token};
 use ws_benches::ascii_payload;
 use ws_benches::echo_server::{EchoServer, Mode};
@@ -74,7 +74,7 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 fn main() {
-    let settings = Settings::from_env();
+    let mut c = common::criterion();
     let text = ascii_payload(LEN);
     let stat: &'static str = Box::leak(text.clone().into_boxed_str());
     let ws_server = EchoServer::start(Mode::WebSocket).unwrap();
@@ -82,68 +82,88 @@ fn main() {
     let url = ws_server.url();
 
     // ---- ping-pong ----
-    let mut g = Group::new("echo_pingpong", Throughput::Elements(1));
+    let mut g = common::group(
+        &mut c,
+        "echo_pingpong",
+        Throughput::Elements(1),
+        Duration::from_millis(500),
+        Duration::from_secs(2),
+    );
     let (mut client, id, clock) = open_ours(&url);
-    g.row("ws_proto", move || {
-        client.send_text(id, stat).unwrap();
-        receive_ours(&mut client, &clock, 1);
+    g.bench_function("ws_proto", move |b| {
+        b.iter(|| {
+            client.send_text(id, stat).unwrap();
+            receive_ours(&mut client, &clock, 1);
+        })
     });
 
     let stream = TcpStream::connect(ws_server.addr()).unwrap();
     stream.set_nodelay(true).unwrap();
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
     let msg = tungstenite::Utf8Bytes::from_static(stat);
-    g.row("tungstenite", move || {
-        ws.send(tungstenite::Message::Text(msg.clone())).unwrap();
-        match ws.read().unwrap() {
-            tungstenite::Message::Text(t) => black_box(t),
-            m => panic!("unexpected {m:?}"),
-        };
+    g.bench_function("tungstenite", move |b| {
+        b.iter(|| {
+            ws.send(tungstenite::Message::Text(msg.clone())).unwrap();
+            match ws.read().unwrap() {
+                tungstenite::Message::Text(t) => black_box(t),
+                m => panic!("unexpected {m:?}"),
+            };
+        })
     });
 
     let mut raw = TcpStream::connect(raw_server.addr()).unwrap();
     raw.set_nodelay(true).unwrap();
     let mut back = [0u8; LEN];
-    g.row("anchor_raw_tcp", move || {
-        raw.write_all(stat.as_bytes()).unwrap();
-        raw.read_exact(&mut back).unwrap();
-        black_box(&back);
+    g.bench_function("anchor_raw_tcp", move |b| {
+        b.iter(|| {
+            raw.write_all(stat.as_bytes()).unwrap();
+            raw.read_exact(&mut back).unwrap();
+            black_box(&back);
+        })
     });
-    g.run(&settings);
+    g.finish();
 
     // ---- pipelined ----
-    let mut g = Group::new("echo_pipelined", Throughput::Elements(PIPELINE as u64));
+    let mut g = common::group(
+        &mut c,
+        "echo_pipelined",
+        Throughput::Elements(PIPELINE as u64),
+        Duration::from_millis(500),
+        Duration::from_secs(2),
+    );
     let (mut client, id, clock) = open_ours(&url);
-    g.row("ws_proto", move || {
-        {
-            let (mut sent, mut got) = (0, 0);
-            while got < PIPELINE {
-                while sent < PIPELINE {
-                    match client.send_text(id, stat) {
-                        Ok(()) => sent += 1,
-                        Err(CommandError::Send(ws_proto::SendError::Backpressure)) => break,
-                        Err(e) => panic!("send: {e}"),
-                    }
-                }
-                let mut progressed = false;
-                // One clock reading per turn, as the VM binding's `tick` does.
-                let now = clock.now();
-                while let Some((_, ev)) = client.poll(now) {
-                    match ev {
-                        SessionEvent::Message(Message::Text(t)) => {
-                            black_box(t);
-                            got += 1;
-                            progressed = true;
+    g.bench_function("ws_proto", move |b| {
+        b.iter(|| {
+            {
+                let (mut sent, mut got) = (0, 0);
+                while got < PIPELINE {
+                    while sent < PIPELINE {
+                        match client.send_text(id, stat) {
+                            Ok(()) => sent += 1,
+                            Err(CommandError::Send(ws_proto::SendError::Backpressure)) => break,
+                            Err(e) => panic!("send: {e}"),
                         }
-                        SessionEvent::Closed(why) => panic!("closed: {why}"),
-                        _ => {}
                     }
-                }
-                if !progressed && got < PIPELINE {
-                    client.wait(clock.now(), WAIT).unwrap();
+                    let mut progressed = false;
+                    // One clock reading per turn, as the VM binding's `tick` does.
+                    let now = clock.now();
+                    while let Some((_, ev)) = client.poll(now) {
+                        match ev {
+                            SessionEvent::Message(Message::Text(t)) => {
+                                black_box(t);
+                                got += 1;
+                                progressed = true;
+                            }
+                            SessionEvent::Closed(why) => panic!("closed: {why}"),
+                            _ => {}
+                        }
+                    }
+                    if !progressed && got < PIPELINE {
+                        client.wait(clock.now(), WAIT).unwrap();
+                    }
                 }
             }
-        }
+        })
     });
 
     // tungstenite over a non-blocking socket, woken by mio (edge-triggered:
@@ -153,43 +173,45 @@ fn main() {
     let (mut ws, _) = tungstenite::client(url.as_str(), stream).unwrap();
     let (mut poll, mut events, dup) = readiness(ws.get_ref());
     let msg = tungstenite::Utf8Bytes::from_static(stat);
-    g.row("tungstenite", move || {
-        let _registered = &dup; // mio watches this duplicate
-        {
-            let (mut sent, mut got) = (0, 0);
-            while got < PIPELINE {
-                let mut progressed = false;
-                while sent < PIPELINE {
-                    sent += 1; // queued even when the write would block
-                    progressed = true;
-                    match ws.write(tungstenite::Message::Text(msg.clone())) {
-                        Ok(()) => {}
-                        Err(e) if would_block(&e) => break,
-                        Err(e) => panic!("write: {e}"),
-                    }
-                }
-                match ws.flush() {
-                    Ok(()) => {}
-                    Err(e) if would_block(&e) => {}
-                    Err(e) => panic!("flush: {e}"),
-                }
-                loop {
-                    match ws.read() {
-                        Ok(tungstenite::Message::Text(t)) => {
-                            black_box(t);
-                            got += 1;
-                            progressed = true;
+    g.bench_function("tungstenite", move |b| {
+        b.iter(|| {
+            let _registered = &dup; // mio watches this duplicate
+            {
+                let (mut sent, mut got) = (0, 0);
+                while got < PIPELINE {
+                    let mut progressed = false;
+                    while sent < PIPELINE {
+                        sent += 1; // queued even when the write would block
+                        progressed = true;
+                        match ws.write(tungstenite::Message::Text(msg.clone())) {
+                            Ok(()) => {}
+                            Err(e) if would_block(&e) => break,
+                            Err(e) => panic!("write: {e}"),
                         }
-                        Ok(_) => {}
-                        Err(e) if would_block(&e) => break,
-                        Err(e) => panic!("read: {e}"),
                     }
-                }
-                if !progressed && got < PIPELINE {
-                    poll.poll(&mut events, Some(WAIT)).unwrap();
+                    match ws.flush() {
+                        Ok(()) => {}
+                        Err(e) if would_block(&e) => {}
+                        Err(e) => panic!("flush: {e}"),
+                    }
+                    loop {
+                        match ws.read() {
+                            Ok(tungstenite::Message::Text(t)) => {
+                                black_box(t);
+                                got += 1;
+                                progressed = true;
+                            }
+                            Ok(_) => {}
+                            Err(e) if would_block(&e) => break,
+                            Err(e) => panic!("read: {e}"),
+                        }
+                    }
+                    if !progressed && got < PIPELINE {
+                        poll.poll(&mut events, Some(WAIT)).unwrap();
+                    }
                 }
             }
-        }
+        })
     });
 
     let raw2 = TcpStream::connect(raw_server.addr()).unwrap();
@@ -198,41 +220,44 @@ fn main() {
     let mut raw2 = raw2;
     let out: Vec<u8> = text.as_bytes().repeat(PIPELINE);
     let mut inbuf = vec![0u8; 256 << 10];
-    g.row("anchor_raw_tcp", move || {
-        let _registered = &rdup;
-        {
-            let (mut sent, mut got) = (0, 0);
-            while got < out.len() {
-                let mut progressed = false;
-                while sent < out.len() {
-                    match raw2.write(&out[sent..]) {
-                        Ok(n) => {
-                            sent += n;
-                            progressed = true;
+    g.bench_function("anchor_raw_tcp", move |b| {
+        b.iter(|| {
+            let _registered = &rdup;
+            {
+                let (mut sent, mut got) = (0, 0);
+                while got < out.len() {
+                    let mut progressed = false;
+                    while sent < out.len() {
+                        match raw2.write(&out[sent..]) {
+                            Ok(n) => {
+                                sent += n;
+                                progressed = true;
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) => panic!("write: {e}"),
                         }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) => panic!("write: {e}"),
                     }
-                }
-                loop {
-                    match raw2.read(&mut inbuf) {
-                        Ok(0) => panic!("server closed"),
-                        Ok(n) => {
-                            black_box(&inbuf[..n]);
-                            got += n;
-                            progressed = true;
+                    loop {
+                        match raw2.read(&mut inbuf) {
+                            Ok(0) => panic!("server closed"),
+                            Ok(n) => {
+                                black_box(&inbuf[..n]);
+                                got += n;
+                                progressed = true;
+                            }
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                            Err(e) => panic!("read: {e}"),
                         }
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) => panic!("read: {e}"),
                     }
-                }
-                if !progressed && got < out.len() {
-                    rpoll.poll(&mut revents, Some(WAIT)).unwrap();
+                    if !progressed && got < out.len() {
+                        rpoll.poll(&mut revents, Some(WAIT)).unwrap();
+                    }
                 }
             }
-        }
+        })
     });
-    g.run(&settings);
+    g.finish();
+    c.final_summary();
 }
 
 /// Makes `stream` non-blocking and registers a duplicate of it with a new

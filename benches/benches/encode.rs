@@ -29,8 +29,9 @@
 mod common;
 
 use std::hint::black_box;
+use std::time::Duration;
 
-use common::interleave::{Group, Settings, Throughput};
+use criterion::Throughput;
 use futures_util::SinkExt;
 use ws_benches::{ascii_payload, open_connection, xor_copy_u64, XorShift};
 use ws_proto::frame::{encode_masked, OpCode};
@@ -44,38 +45,50 @@ const SIZES: [(usize, &str); 4] = [
 ];
 
 fn main() {
-    let settings = Settings::from_env();
+    let mut c = common::criterion();
     for (len, label) in SIZES {
         let text: &'static str = Box::leak(ascii_payload(len).into_boxed_str());
-        let mut g = Group::new(format!("encode_{label}"), Throughput::Bytes(len as u64));
+        let mut g = common::group(
+            &mut c,
+            format!("encode_{label}"),
+            Throughput::Bytes(len as u64),
+            Duration::from_millis(300),
+            Duration::from_millis(1500),
+        );
 
         // The std client's real path: MaskRandom keys, default growable queue.
         let mut client = common::client_connection(&ClientConfig::default());
-        g.row("ws_proto_client", move || {
-            client.send_text(black_box(text)).unwrap();
-            let n = black_box(client.transmit()).len();
-            client.advance_transmit(n);
+        g.bench_function("ws_proto_client", move |b| {
+            b.iter(|| {
+                client.send_text(black_box(text)).unwrap();
+                let n = black_box(client.transmit()).len();
+                client.advance_transmit(n);
+            })
         });
 
         let mut conn = open_connection(2 * len + 4096).unwrap();
-        g.row("ws_proto_send_text", move || {
-            conn.send_text(black_box(text)).unwrap();
-            let n = black_box(conn.transmit()).len();
-            conn.advance_transmit(n);
+        g.bench_function("ws_proto_send_text", move |b| {
+            b.iter(|| {
+                conn.send_text(black_box(text)).unwrap();
+                let n = black_box(conn.transmit()).len();
+                conn.advance_transmit(n);
+            })
         });
 
         let mut out = vec![0u8; len + 64];
         let mut rng = XorShift::new(7);
-        g.row("ws_proto_encode_masked", move || {
-            let key = (rng.next_u64() as u32).to_ne_bytes();
-            let n = encode_masked(
-                &mut out,
-                OpCode::Text,
-                true,
-                black_box(text.as_bytes()),
-                key,
-            );
-            black_box(&out[..n.unwrap()]);
+        g.bench_function("ws_proto_encode_masked", move |b| {
+            b.iter(|| {
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                let n = encode_masked(
+                    &mut out,
+                    OpCode::Text,
+                    true,
+                    black_box(text.as_bytes()),
+                    key,
+                );
+                black_box(&out[..n.unwrap()]);
+            })
         });
 
         let mut ws = tungstenite::protocol::WebSocket::from_raw_socket(
@@ -84,72 +97,87 @@ fn main() {
             None,
         );
         let msg = tungstenite::Utf8Bytes::from_static(text);
-        g.row("tungstenite", move || {
-            ws.write(tungstenite::Message::Text(black_box(msg.clone())))
-                .unwrap();
-            ws.flush().unwrap();
+        g.bench_function("tungstenite", move |b| {
+            b.iter(|| {
+                ws.write(tungstenite::Message::Text(black_box(msg.clone())))
+                    .unwrap();
+                ws.flush().unwrap();
+            })
         });
 
         let mut fws = fastwebsockets::WebSocket::after_handshake(
             common::Replay::new(&[]),
             fastwebsockets::Role::Client,
         );
-        g.row("fastwebsockets", move || {
-            let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(black_box(
-                text.as_bytes(),
-            )));
-            common::block_on(fws.write_frame(frame)).unwrap();
+        g.bench_function("fastwebsockets", move |b| {
+            b.iter(|| {
+                let frame = fastwebsockets::Frame::text(fastwebsockets::Payload::Borrowed(
+                    black_box(text.as_bytes()),
+                ));
+                common::block_on(fws.write_frame(frame)).unwrap();
+            })
         });
 
         let mut scratch = vec![0u8; len];
         let mut fout: Vec<u8> = Vec::with_capacity(len + 16);
         let mut rng = XorShift::new(9);
-        g.row("fastwebsockets_frame", move || {
-            scratch.copy_from_slice(black_box(text.as_bytes()));
-            let key = (rng.next_u64() as u32).to_ne_bytes();
-            let mut frame = fastwebsockets::Frame::new(
-                true,
-                fastwebsockets::OpCode::Text,
-                Some(key),
-                fastwebsockets::Payload::BorrowedMut(&mut scratch),
-            );
-            frame.mask();
-            black_box(frame.write(&mut fout));
+        g.bench_function("fastwebsockets_frame", move |b| {
+            b.iter(|| {
+                scratch.copy_from_slice(black_box(text.as_bytes()));
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                let mut frame = fastwebsockets::Frame::new(
+                    true,
+                    fastwebsockets::OpCode::Text,
+                    Some(key),
+                    fastwebsockets::Payload::BorrowedMut(&mut scratch),
+                );
+                frame.mask();
+                black_box(frame.write(&mut fout));
+            })
         });
 
         let mut ews =
             embedded_websocket::WebSocketClient::new_client(ws_benches::Rng06(XorShift::new(11)));
         ews.state = embedded_websocket::WebSocketState::Open;
         let mut eout = vec![0u8; len + 64];
-        g.row("embedded_websocket", move || {
-            let n = ews
-                .write(
-                    embedded_websocket::WebSocketSendMessageType::Text,
-                    true,
-                    black_box(text.as_bytes()),
-                    &mut eout,
-                )
-                .unwrap();
-            black_box(&eout[..n]);
+        g.bench_function("embedded_websocket", move |b| {
+            b.iter(|| {
+                let n = ews
+                    .write(
+                        embedded_websocket::WebSocketSendMessageType::Text,
+                        true,
+                        black_box(text.as_bytes()),
+                        &mut eout,
+                    )
+                    .unwrap();
+                black_box(&eout[..n]);
+            })
         });
 
         let mut tws = common::tokio_ws(common::Replay::new(&[]));
-        g.row("tokio_websockets", move || {
-            common::block_on(tws.send(tokio_websockets::Message::text(black_box(text)))).unwrap();
+        g.bench_function("tokio_websockets", move |b| {
+            b.iter(|| {
+                common::block_on(tws.send(tokio_websockets::Message::text(black_box(text))))
+                    .unwrap();
+            })
         });
 
         let mut mout = vec![0u8; len + 64];
-        g.row("anchor_memcpy", move || {
-            mout[..len].copy_from_slice(black_box(text.as_bytes()));
-            black_box(&mout[..len]);
+        g.bench_function("anchor_memcpy", move |b| {
+            b.iter(|| {
+                mout[..len].copy_from_slice(black_box(text.as_bytes()));
+                black_box(&mout[..len]);
+            })
         });
 
         let mut xout = vec![0u8; len + 64];
         let mut rng = XorShift::new(13);
-        g.row("anchor_u64_xor", move || {
-            let key = (rng.next_u64() as u32).to_ne_bytes();
-            xor_copy_u64(&mut xout[..len], black_box(text.as_bytes()), key);
-            black_box(&xout[..len]);
+        g.bench_function("anchor_u64_xor", move |b| {
+            b.iter(|| {
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                xor_copy_u64(&mut xout[..len], black_box(text.as_bytes()), key);
+                black_box(&xout[..len]);
+            })
         });
         // The same anchor writing where a frame's payload sits (after a
         // 14-byte header at 64 KiB and up; 8 bytes at 1 KiB, 6 at 16 B):
@@ -157,11 +185,14 @@ fn main() {
         let mut fout2 = vec![0u8; len + 64];
         let at = ws_proto::frame::header_len(len as u64, true);
         let mut rng = XorShift::new(17);
-        g.row("anchor_u64_xor_at_payload", move || {
-            let key = (rng.next_u64() as u32).to_ne_bytes();
-            xor_copy_u64(&mut fout2[at..at + len], black_box(text.as_bytes()), key);
-            black_box(&fout2[at..at + len]);
+        g.bench_function("anchor_u64_xor_at_payload", move |b| {
+            b.iter(|| {
+                let key = (rng.next_u64() as u32).to_ne_bytes();
+                xor_copy_u64(&mut fout2[at..at + len], black_box(text.as_bytes()), key);
+                black_box(&fout2[at..at + len]);
+            })
         });
-        g.run(&settings);
+        g.finish();
     }
+    c.final_summary();
 }

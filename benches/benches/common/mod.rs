@@ -3,10 +3,8 @@
 //! for fastwebsockets and tokio-websockets), a no-op executor whose waker
 //! does not allocate, the xorshift source for embedded-websocket's
 //! `rand_core` 0.6, the std client's own connection storage, and the
-//! interleaving harness ([`interleave`]).
+//! criterion settings of the side-by-side groups ([`criterion`], [`group`]).
 #![allow(dead_code, unreachable_pub)]
-
-pub mod interleave;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -14,10 +12,45 @@ use std::io::{self, Read, Write};
 use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput};
 
 use ws_benches::{open_connection_with, response_for};
 use ws_proto::{Connection, GrowableBuffer, Session};
 use ws_transport_std::{ClientConfig, MaskRandom};
+
+/// Criterion as the side-by-side benches run it: no plots, fewer bootstrap
+/// resamples than its default (the table needs point estimates, not tight
+/// confidence intervals), then the command line (`cargo bench -- FILTER`,
+/// criterion's own flags).
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .without_plots()
+        .nresamples(20_000)
+        .configure_from_args()
+}
+
+/// One row of the table: a criterion group whose members (ours, each peer,
+/// the anchors) run the same input, one after another in one run, each with
+/// `warm_up` and `measure` time and 50 samples. Results land in
+/// `target/criterion/<group>/<member>/new/estimates.json`, which
+/// `scripts/bench-table.sh` reads.
+pub fn group<'a>(
+    c: &'a mut Criterion,
+    name: impl Into<String>,
+    throughput: Throughput,
+    warm_up: Duration,
+    measure: Duration,
+) -> BenchmarkGroup<'a, WallTime> {
+    let mut g = c.benchmark_group(name);
+    g.throughput(throughput)
+        .sample_size(50)
+        .warm_up_time(warm_up)
+        .measurement_time(measure);
+    g
+}
 
 /// A connection as the std `Client` makes it with `config`: its mask-key
 /// source (`MaskRandom`, ChaCha8 seeded from getrandom) and its growable
