@@ -15,7 +15,7 @@
 use core::fmt;
 
 use rand_chacha::ChaCha8Core;
-use rand_core::block::BlockRngCore;
+use rand_core::block::Generator;
 use rand_core::SeedableRng;
 use ws_proto::{Random, RandomError};
 
@@ -26,7 +26,7 @@ pub const RESEED_BYTES: u32 = 1 << 20;
 const BLOCK_WORDS: usize = 64;
 
 /// The keystream words of one block computation.
-type Block = <ChaCha8Core as BlockRngCore>::Results;
+type Block = <ChaCha8Core as Generator>::Output;
 
 /// A ChaCha8 stream seeded from `getrandom`, reseeded every
 /// [`RESEED_BYTES`]: unpredictable mask keys at a few nanoseconds each.
@@ -51,7 +51,7 @@ impl MaskRandom {
         MaskRandom {
             core: None,
             left: 0,
-            words: Block::default(),
+            words: [0; BLOCK_WORDS],
             next: BLOCK_WORDS,
         }
     }
@@ -76,13 +76,13 @@ impl MaskRandom {
         core.generate(&mut self.words);
         self.left -= block;
         self.next = 1;
-        Ok(core::mem::take(&mut self.words.as_mut()[0]))
+        Ok(core::mem::take(&mut self.words[0]))
     }
 
     /// The next word of the keystream.
     #[inline]
     fn next_word(&mut self) -> Result<u32, RandomError> {
-        match self.words.as_mut().get_mut(self.next) {
+        match self.words.get_mut(self.next) {
             Some(w) => {
                 self.next += 1;
                 Ok(core::mem::take(w))
