@@ -5,7 +5,9 @@
 # Each table row is one criterion group (benches/benches/{encode,decode,echo}.rs) whose members
 # (ours, each peer, the anchors) run the same input one after another in one run; each
 # member's figure is criterion's median point estimate of the time per iteration
-# (target/criterion/<group>/<member>/new/estimates.json; the mean is listed beside it).
+# (target/criterion/<group>/<member>/new/estimates.json; the mean is listed beside it):
+# the thread's CPU time for encode/decode (benches/benches/common/mod.rs, ThreadCpu), wall
+# time for echo.
 #
 # usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
@@ -101,7 +103,7 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's time / ours (>= 1.00x: we are at least as fast), criterion medians; '-' = not measured")
+print("ratios = other's time / ours (>= 1.00x: we are at least as fast), criterion medians (CPU time for encode/decode, wall time for echo); '-' = not measured")
 when = os.path.join(out, "when.txt")
 if os.path.exists(when):
     print("run: " + " / ".join(l.strip() for l in open(when)))

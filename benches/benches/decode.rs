@@ -73,7 +73,7 @@ fn tuned() -> ClientConfig {
 }
 
 fn main() {
-    let mut c = common::criterion();
+    let mut c = common::criterion(common::ThreadCpu);
     let cases = [
         (
             "decode_text16",

@@ -74,7 +74,7 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 fn main() {
-    let mut c = common::criterion();
+    let mut c = common::criterion(criterion::measurement::WallTime);
     let text = ascii_payload(LEN);
     let stat: &'static str = Box::leak(text.clone().into_boxed_str());
     let ws_server = EchoServer::start(Mode::WebSocket).unwrap();

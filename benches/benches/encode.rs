@@ -45,7 +45,7 @@ const SIZES: [(usize, &str); 4] = [
 ];
 
 fn main() {
-    let mut c = common::criterion();
+    let mut c = common::criterion(common::ThreadCpu);
     for (len, label) in SIZES {
         let text: &'static str = Box::leak(ascii_payload(len).into_boxed_str());
         let mut g = common::group(
