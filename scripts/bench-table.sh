@@ -6,8 +6,8 @@
 # (ours, each peer, the anchors) run the same input one after another in one run; each
 # member's figure is criterion's median point estimate of the time per iteration
 # (target/criterion/<group>/<member>/new/estimates.json; the mean is listed beside it):
-# the thread's CPU time for encode/decode (benches/benches/common/mod.rs, ThreadCpu), wall
-# time for echo.
+# the thread's CPU time for encode/decode (benches/benches/common/mod.rs, ThreadCpu), the
+# process's CPU time for echo (ProcessCpu: client, server and kernel, pinned to one CPU).
 #
 # usage: scripts/bench-table.sh [--table-only] [filter]
 #   --table-only   print the table from the last run's results, run nothing
@@ -103,7 +103,7 @@ print("|" + "|".join("-" * (x + 2) for x in w) + "|")
 for r in lines:
     print(fmt(r))
 print()
-print("ratios = other's time / ours (>= 1.00x: we are at least as fast), criterion medians (CPU time for encode/decode, wall time for echo); '-' = not measured")
+print("ratios = other's time / ours (>= 1.00x: we are at least as fast), criterion medians of CPU time (thread: encode/decode; process: echo); '-' = not measured")
 when = os.path.join(out, "when.txt")
 if os.path.exists(when):
     print("run: " + " / ".join(l.strip() for l in open(when)))

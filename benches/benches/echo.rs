@@ -9,7 +9,9 @@
 //! the anchor: raw TCP echo of the same 32 bytes (no WebSocket framing).
 //! Run pinned to one CPU (`taskset -c 1`) so client and server share it.
 //! Every connection stays open while the group's members run one after
-//! another (criterion).
+//! another (criterion), each timed in the process's CPU time
+//! (`common::ProcessCpu`: both threads and their system calls), which on
+//! one pinned CPU is the round trip without other processes' load.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -74,7 +76,7 @@ fn would_block(e: &tungstenite::Error) -> bool {
 }
 
 fn main() {
-    let mut c = common::criterion(criterion::measurement::WallTime);
+    let mut c = common::criterion(common::ProcessCpu);
     let text = ascii_payload(LEN);
     let stat: &'static str = Box::leak(text.clone().into_boxed_str());
     let ws_server = EchoServer::start(Mode::WebSocket).unwrap();

@@ -45,6 +45,38 @@ pub fn criterion<M: Measurement>(measurement: M) -> Criterion<M> {
 /// so this leaves only the cache pollution of whatever ran between.
 pub struct ThreadCpu;
 
+/// Criterion's measurement of the whole process's CPU time
+/// (`CLOCK_PROCESS_CPUTIME_ID`: every thread, the echo server's too, and
+/// the kernel's work in their system calls), in nanoseconds as
+/// [`WallTime`]. For the loopback echo pinned to one CPU, where client and
+/// server take turns and the CPU is never idle within a round trip, this is
+/// the round trip's time without the other processes that share the CPU.
+pub struct ProcessCpu;
+
+impl Measurement for ProcessCpu {
+    type Intermediate = cpu_time::ProcessTime;
+    type Value = Duration;
+
+    fn start(&self) -> cpu_time::ProcessTime {
+        cpu_time::ProcessTime::now()
+    }
+    fn end(&self, started: cpu_time::ProcessTime) -> Duration {
+        started.elapsed()
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        WALL.formatter()
+    }
+}
+
 /// Only for its formatter: the values are nanoseconds in both.
 static WALL: WallTime = WallTime;
 
