@@ -35,41 +35,46 @@ use core::task::{Context, Poll};
 
 use embedded_io_async::{Error as _, ErrorKind, Read, Write};
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use ws_proto::driver::{Action, ConnectOutcome, Io, Resolution, Slot, Storage};
+use ws_proto::driver::{Action, ConnectOutcome, Io, Resolution, Storage};
 use ws_proto::{
     CommandError, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError, OpenError,
     Random, SessionEvent,
 };
 
-use crate::client::EspSlot;
+use crate::client::EspSlots;
 use crate::config::{ClientConfig, Sizes};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
 
-/// The driver of an [`AsyncClient`] over its slots `S`.
+/// The driver of an [`AsyncClient`], over the caller's slots.
 pub type AsyncDriver<
+    'a,
     R,
     const CONNS: usize,
     const RX: usize,
     const TX: usize,
     const MSG: usize,
-    S = [EspSlot<R, RX, TX, MSG>; CONNS],
-> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>;
+> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], &'a mut EspSlots<R, CONNS, RX, TX, MSG>>;
 
 /// The WebSocket client over an async stack: `CONNS` connections made by
-/// the connector `C` (names resolved by `D`), random source `R`.
+/// the connector `C` (names resolved by `D`), random source `R`, in the
+/// caller's slots.
 ///
 /// Sizes per connection as for [`crate::EspClient`]: `RX` receive buffer,
 /// `TX` outbound queue, `MSG` assembler (0 with `streaming`). `R` is cloned
 /// into each connection: use a handle whose clones draw independent bytes
-/// (the ESP32 hardware RNG).
+/// (the ESP32 hardware RNG). The sessions and buffers stay in the caller's
+/// [`EspSlots`] (a `static`, as embassy keeps its resources): nothing large
+/// is built on the stack or moved.
 ///
 /// With embassy-net (`C = TcpClient<'_, 2>`, `D = DnsSocket<'_>`):
 ///
 /// ```ignore
-/// let mut client: AsyncClient<'_, _, _, Rng, 2, 1024, 1024, 1024> =
-///     AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default());
+/// static SLOTS: ConstStaticCell<EspSlots<Rng, 2, 1024, 1024, 1024>> =
+///     ConstStaticCell::new([const { Slot::new() }; 2]);
+///
+/// let mut client = AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default(), SLOTS.take());
 /// let now = || ws_proto::Instant::from_millis(embassy_time::Instant::now().as_millis());
 /// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
@@ -87,14 +92,13 @@ pub struct AsyncClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
-    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     C: TcpConnect,
 {
     connector: &'a C,
     dns: &'a D,
     rng: R,
-    driver: AsyncDriver<R, CONNS, RX, TX, MSG, S>,
+    driver: AsyncDriver<'a, R, CONNS, RX, TX, MSG>,
     /// The stream of each slot, with the id it belongs to.
     streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
 }
@@ -106,52 +110,24 @@ where
     D: Dns,
     R: Random + Clone,
 {
-    /// A client that connects with `connector` and resolves with `dns`,
-    /// holding its slots (built by value; see [`new_in`](AsyncClient::new_in)).
-    pub fn new(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig) -> Self {
-        let slots = core::array::from_fn(|_| Slot::new());
-        AsyncClient::over(connector, dns, rng, config, slots)
-    }
-}
-
-impl<'a, 's, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, &'s mut [EspSlot<R, RX, TX, MSG>; CONNS]>
-where
-    C: TcpConnect + 'a,
-    D: Dns,
-    R: Random + Clone,
-{
-    /// As [`new`](AsyncClient::new), over the caller's `slots` (a `static`
-    /// of `Slot::new()`s is `.bss`): nothing large is built on the stack.
-    pub fn new_in(
+    /// A client that connects with `connector` and resolves with `dns`, with
+    /// no connection yet, whose sessions and buffers are the caller's
+    /// `slots` (each [`Slot::new`](ws_proto::driver::Slot::new); a `static`,
+    /// see [`EspSlots`]).
+    pub fn new(
         connector: &'a C,
         dns: &'a D,
         rng: R,
         config: ClientConfig,
-        slots: &'s mut [EspSlot<R, RX, TX, MSG>; CONNS],
+        slots: &'a mut EspSlots<R, CONNS, RX, TX, MSG>,
     ) -> Self {
-        AsyncClient::over(connector, dns, rng, config, slots)
-    }
-}
-
-impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
-where
-    C: TcpConnect + 'a,
-    D: Dns,
-    R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
-{
-    fn over(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
-        let streams = core::array::from_fn(|_| None);
-        let driver = Driver::new(slots, config.driver());
         AsyncClient {
             connector,
             dns,
             rng,
-            driver,
-            streams,
+            driver: Driver::new(slots, config.driver()),
+            streams: core::array::from_fn(|_| None),
         }
     }
 
@@ -197,7 +173,7 @@ where
     /// The driver, to read: `state(id)`, `connection_count()`,
     /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
     /// again at the latest).
-    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG, S> {
+    pub fn driver(&self) -> &AsyncDriver<'a, R, CONNS, RX, TX, MSG> {
         &self.driver
     }
 
@@ -257,7 +233,7 @@ where
                 }
                 other => {
                     let done = try_once(slot, other, &mut Context::from_waker(&waker));
-                    report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
+                    report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
         }
@@ -277,7 +253,7 @@ where
             }
             let done = try_once(&mut self.streams[id.slot()], action, cx);
             let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
-            report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
+            report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
                 return true;
             }
@@ -286,8 +262,8 @@ where
     }
 }
 
-impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
+impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
 where
     C: TcpConnect + 'a,
 {
@@ -304,13 +280,12 @@ enum Done {
 }
 
 /// Hands the result of [`try_once`] to the driver.
-fn report<R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG, S>,
+fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    driver: &mut AsyncDriver<'_, R, CONNS, RX, TX, MSG>,
     id: ConnId,
     done: Done,
 ) where
     R: Random,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     match done {
         Done::Read(io) => driver.handle_read(id, io),

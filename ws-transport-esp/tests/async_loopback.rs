@@ -11,16 +11,17 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use common::{
-    close_code, close_frame, echo, messages_then_reset, raw, serve, serve_then_reset, Clock, Ev,
-    OsRandom, LIMIT,
+    close_code, close_frame, echo, messages_then_reset, raw, serve, serve_then_reset, slots, Clock,
+    Ev, OsRandom, LIMIT,
 };
 use embedded_io_adapters::tokio_1::FromTokio;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use static_cell::ConstStaticCell;
 use tungstenite::Message;
 use ws_proto::{
     CommandError, Config, ConnId, Error, HandshakeOptions, ProtocolError, SendError, State,
 };
-use ws_transport_esp::{AsyncClient, ClientConfig};
+use ws_transport_esp::{AsyncClient, ClientConfig, EspSlots, Slot};
 
 /// Tokio's TCP connect and resolver behind the embedded-nal-async traits.
 struct TokioNet;
@@ -58,7 +59,7 @@ type Client<'a, const TX: usize, const MSG: usize> =
 const NET: TokioNet = TokioNet;
 
 fn client<const TX: usize, const MSG: usize>(config: ClientConfig) -> Client<'static, TX, MSG> {
-    AsyncClient::new(&NET, &NET, OsRandom, config)
+    AsyncClient::new(&NET, &NET, OsRandom, config, slots())
 }
 
 /// Polls until `done`, waiting between turns as an embassy task does.
@@ -463,19 +464,15 @@ async fn options_reach_the_request() {
     assert_eq!(join(&mut c, &clock, server).await, 0);
 }
 
+/// The slots as a device keeps them: a `static`, all zero bytes, lent once.
+static SLOTS: ConstStaticCell<EspSlots<OsRandom, 2, 1024, 1024, 1024>> =
+    ConstStaticCell::new([const { Slot::new() }; 2]);
+
 #[tokio::test(flavor = "current_thread")]
-async fn slots_in_caller_storage() {
-    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
-        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
+async fn slots_in_a_static() {
     let (port, server) = serve(echo);
     let clock = Clock::new();
-    let mut c = AsyncClient::<'_, _, _, _, 2, 1024, 1024, 1024, _>::new_in(
-        &NET,
-        &NET,
-        OsRandom,
-        ClientConfig::default(),
-        slots,
-    );
+    let mut c = AsyncClient::new(&NET, &NET, OsRandom, ClientConfig::default(), SLOTS.take());
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();

@@ -119,14 +119,13 @@ pub extern "C" fn _start() -> ! {
         )
     };
     block_on(async {
-        let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG, &mut Slots> =
-            AsyncClient::new_in(
-                net,
-                net,
-                Rng(black_box(0x2545_f491)),
-                ClientConfig::default(),
-                slots,
-            );
+        let mut client: AsyncClient<'_, Net, Net, Rng, 2, RX, TX, MSG> = AsyncClient::new(
+            net,
+            net,
+            Rng(black_box(0x2545_f491)),
+            ClientConfig::default(),
+            slots,
+        );
         let url = black_box("ws://echo.local:8080/stream");
         let Ok(id) = client.open(url, None, Instant::ZERO) else {
             return;
