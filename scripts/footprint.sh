@@ -71,8 +71,11 @@ if cargo +nightly --version >/dev/null 2>&1; then
   sbin="$stack_out/$target/release"
   echo "stack, worst path below each call (bytes; goal <= 2048), $target:"
   python3 scripts/stack_depth.py "$sbin/client" stack_new stack_open stack_poll stack_send
+  python3 scripts/stack_depth.py "$sbin/client" _start | sed 's/_start         /client, whole/'
   python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start         /proto, whole /'
   python3 scripts/stack_depth.py "$sbin/async_client" _start | sed 's/_start         /async, whole /'
+  task=$(readelf -sW "$sbin/async_client" | awk '$8 == "FOOTPRINT_TASK" { print $3 }')
+  echo "  (the async task's future, $task bytes, is static memory, as embassy's executor keeps it)"
 else
   echo "stack: skipped (no nightly toolchain for -Z emit-stack-sizes)"
 fi

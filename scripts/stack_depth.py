@@ -20,6 +20,7 @@ import subprocess
 import sys
 
 INDIRECT = -1  # the node standing for "any address-taken function"
+STORES = ("sb", "sh", "sw", "c.sw", "c.swsp")
 
 
 def run(*args):
@@ -87,7 +88,7 @@ def calls(elf, funcs):
         return s if addr < s + funcs[s] else None
 
     insn = re.compile(r"^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$")
-    upper = {}
+    upper, current = {}, None
     for line in run("llvm-objdump", "-d", "--no-show-raw-insn", elf).splitlines():
         m = insn.match(line)
         if not m:
@@ -96,32 +97,42 @@ def calls(elf, funcs):
         me = func_of(pc)
         if me is None:
             continue
+        if me != current:
+            current, upper = me, {}
         args = args.split("<")[0].replace(" ", "")
-        target = None
+        target, link = None, "zero"
+        ops = args.split(",")
         if op in ("auipc", "lui"):
-            reg, imm = args.split(",")
-            upper[reg] = ((pc if op == "auipc" else 0) + (int(imm, 0) << 12)) & 0xFFFFFFFF
+            upper[ops[0]] = ((pc if op == "auipc" else 0) + (int(ops[1], 0) << 12)) & 0xFFFFFFFF
             continue
-        if op == "addi":
-            dst, src, imm = args.split(",")
-            if src in upper and funcs.get((upper[src] + int(imm, 0)) & 0xFFFFFFFF):
-                built.add((upper[src] + int(imm, 0)) & 0xFFFFFFFF)
+        if op == "addi" and ops[1] in upper:
+            value = (upper[ops[1]] + int(ops[2], 0)) & 0xFFFFFFFF
+            upper[ops[0]] = value
+            if value in funcs:
+                built.add(value)
             continue
         if op in ("jalr", "jr"):
-            mm = re.match(r"(?:(\w+),)?(-?\d+)?\((\w+)\)$", args)
-            if mm and mm.group(3) in upper:
-                target = (upper[mm.group(3)] + int(mm.group(2) or 0)) & 0xFFFFFFFF
-            else:
-                # `jalr a1` links ra; `jr a0` (switch tables) and `ret`
-                # (`jr ra`, `jr t0` out of outlined code) do not call.
-                link = "ra" if op == "jalr" and (mm is None or mm.group(1) is None) else (
-                    mm.group(1) if mm else None)
-                if link == "ra":
-                    edges[me].add(INDIRECT)
+            # jalr [rd,] [off](rs) | jalr [rd,] rs; jr [off](rs) | jr rs.
+            mm = re.match(r"(?:(\w+),)?(?:(-?\d+)?\((\w+)\)|(\w+))$", args)
+            if mm is None:
+                continue
+            base, off = mm.group(3) or mm.group(4), int(mm.group(2) or 0)
+            link = mm.group(1) or ("ra" if op == "jalr" else "zero")
+            if base in upper:
+                target = (upper[base] + off) & 0xFFFFFFFF
+            elif link == "ra":
+                # Through a register loaded from memory: a vtable's entry.
+                # (`jr a0` is a switch table, `ret` is `jr ra`: no calls.)
+                edges[me].add(INDIRECT)
         elif op in ("jal", "call", "tail", "j", "c.j", "c.jal"):
-            t = args.split(",")[-1]
+            link = "zero" if op in ("tail", "j", "c.j") else (ops[0] if len(ops) == 2 else "ra")
+            t = ops[-1]
             if t.startswith("0x"):
                 target = int(t, 16)
+        if op in ("jal", "jalr") or (op not in STORES and not op.startswith("b")):
+            # The link register or the first operand is written: what
+            # `auipc`/`lui` put there is gone (stores and branches only read).
+            upper.pop(link if op in ("jal", "jalr") else ops[0], None)
         if target is not None:
             callee = func_of(target)
             if callee is not None and (callee != me or target == me):

@@ -29,7 +29,7 @@
 //! ```
 
 use core::future::{poll_fn, Future};
-use core::net::SocketAddr;
+use core::net::IpAddr;
 use core::pin::pin;
 use core::task::{Context, Poll};
 
@@ -215,7 +215,6 @@ where
     /// Executes actions, awaiting DNS and connects; `false` when the budget
     /// ran out.
     async fn turn(&mut self, now: Instant) -> bool {
-        let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return true;
@@ -223,16 +222,28 @@ where
             let id = action.id();
             let slot = &mut self.streams[id.slot()];
             match action {
+                // The stack's own futures are awaited here, not wrapped in
+                // futures of ours: each wrapper would add its arguments
+                // to the task's future.
                 Action::Resolve { host, .. } => {
-                    let r = resolve(self.dns, host).await;
-                    self.driver.handle_resolved(id, r);
+                    let found = self.dns.get_host_by_name(host, AddrType::Either).await;
+                    self.driver.handle_resolved(id, resolution(found));
                 }
                 Action::Connect { addr, .. } => {
-                    let outcome = connect(self.connector, slot, id, addr).await;
+                    // A stream left by another id is dropped first.
+                    *slot = None;
+                    let made = self.connector.connect(addr).await;
+                    let outcome = connected(slot, id, made);
                     self.driver.handle_connect(id, outcome, now);
                 }
                 other => {
-                    let done = try_once(slot, other, &mut Context::from_waker(&waker));
+                    // Tried once with the task's own context (no waker is
+                    // cloned): its waker is what the stream registers.
+                    let mut once = Some(other);
+                    let done = poll_fn(|cx| {
+                        Poll::Ready(once.take().map_or(Done::Other, |a| try_once(slot, a, cx)))
+                    })
+                    .await;
                     report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
@@ -294,24 +305,21 @@ fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: us
     }
 }
 
-/// One DNS query.
-async fn resolve<D: Dns>(dns: &D, host: &str) -> Resolution {
-    match dns.get_host_by_name(host, AddrType::Either).await {
+/// What a DNS query found.
+fn resolution<E>(found: Result<IpAddr, E>) -> Resolution {
+    match found {
         Ok(ip) => Resolution::Found(ip),
         Err(_) => Resolution::Failed(LinkError::NameNotFound),
     }
 }
 
-/// One TCP connect; the stream is kept in `slot` (a stream left by another
-/// id is dropped first).
-async fn connect<'a, C: TcpConnect>(
-    connector: &'a C,
-    slot: &mut Option<(ConnId, C::Connection<'a>)>,
+/// What a TCP connect made: the stream is kept in `slot`.
+fn connected<S, E: embedded_io_async::Error>(
+    slot: &mut Option<(ConnId, S)>,
     id: ConnId,
-    addr: SocketAddr,
+    made: Result<S, E>,
 ) -> ConnectOutcome {
-    *slot = None;
-    match connector.connect(addr).await {
+    match made {
         Ok(stream) => {
             *slot = Some((id, stream));
             ConnectOutcome::Connected

@@ -106,8 +106,9 @@ impl Default for Server {
     }
 }
 
-/// A fake `embedded-nal` stack whose one peer is a [`Server`].
-pub struct LoopStack(pub Server);
+/// A fake `embedded-nal` stack whose one peer is a [`Server`] (a handle, as
+/// a device's stack is one: the server's bytes are not the client's).
+pub struct LoopStack(pub &'static mut Server);
 
 /// The fake stack's error (it never fails).
 #[derive(Debug)]

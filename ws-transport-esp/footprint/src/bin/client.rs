@@ -18,13 +18,15 @@ use ws_transport_esp::{AlwaysReady, ClientConfig, Slot, Transport};
 /// The client's slots: empty slots are all zero bytes, so this is `.bss`
 /// (no flash, no code to initialize).
 static mut SLOTS: Slots = [const { Slot::new() }; 2];
+/// The fake network (not the device's code), out of the measured stack.
+static mut SERVER: Server = Server::new();
 
 /// `EspClient::new` over the slots in static memory.
 #[no_mangle]
 #[inline(never)]
-fn stack_new(slots: &'static mut Slots) -> Client {
+fn stack_new(slots: &'static mut Slots, server: &'static mut Server) -> Client {
     Client::new(
-        LoopStack(Server::new()),
+        LoopStack(server),
         AlwaysReady,
         Rng(black_box(0x2545_f491)),
         ClientConfig::default(),
@@ -70,9 +72,14 @@ fn stack_send(client: &mut Client, id: ConnId) {
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
     // SAFETY: `_start` runs once, alone (one hart, no interrupts), and this
-    // is the only place that names SLOTS: the reference is unique.
-    let slots = unsafe { &mut *core::ptr::addr_of_mut!(SLOTS) };
-    let mut client = stack_new(slots);
+    // is the only place that names SLOTS and SERVER: the references are unique.
+    let (slots, server) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(SLOTS),
+            &mut *core::ptr::addr_of_mut!(SERVER),
+        )
+    };
+    let mut client = stack_new(slots, server);
     let mut t = 0u64;
     let id = stack_open(&mut client, Instant::from_millis(t));
     let mut done = id.is_err();
