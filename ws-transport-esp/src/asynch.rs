@@ -7,6 +7,7 @@
 //!   Resolve  ─► dns.get_host_by_name(host).await
 //!   Connect  ─► connector.connect(addr).await      (the stream is kept in the slot)
 //!   Read     ─► stream.read(buf), polled once: Pending is WouldBlock, the waker stays registered
+//!               (after a failed write, Pending is tried again for a grace: crate::stream)
 //!   Write    ─► stream.write(bytes), polled once, likewise
 //!   Shutdown ─► nothing (no half-close in embedded-io-async; the linger time bounds it)
 //!   Close    ─► the stream is dropped
@@ -24,18 +25,17 @@
 //! ```text
 //!   loop {
 //!       while let Some((id, event)) = client.poll(now()).await { handle it; send }
-//!       select(client.wait(now()), Timer::at(client.driver().poll_timeout())).await;
+//!       select(client.wait(now()), Timer::at(client.poll_timeout())).await;
 //!   }
 //! ```
 
-use core::future::{poll_fn, Future};
+use core::future::poll_fn;
 use core::net::IpAddr;
-use core::pin::pin;
 use core::task::{Context, Poll};
 
-use embedded_io_async::{Error as _, ErrorKind, Read, Write};
+use embedded_io_async::ErrorKind;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use ws_proto::driver::{Action, ConnectOutcome, Io, Resolution, Storage};
+use ws_proto::driver::{Action, ConnectOutcome, Resolution, Storage};
 use ws_proto::{
     CommandError, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError, OpenError,
     Random, SessionEvent,
@@ -43,6 +43,7 @@ use ws_proto::{
 
 use crate::client::EspSlots;
 use crate::config::{ClientConfig, Sizes};
+use crate::stream::{try_once, Done, Stream};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
@@ -79,7 +80,7 @@ pub type AsyncDriver<
 /// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
 ///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
-///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
+///     let at = client.poll_timeout().map_or(u64::MAX, |t| t.millis());
 ///     select(client.wait(now()), Timer::at(embassy_time::Instant::from_millis(at))).await;
 /// }
 /// ```
@@ -99,8 +100,8 @@ pub struct AsyncClient<
     dns: &'a D,
     rng: R,
     driver: AsyncDriver<'a, R, CONNS, RX, TX, MSG>,
-    /// The stream of each slot, with the id it belongs to.
-    streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
+    /// The stream of each slot.
+    streams: [Option<Stream<C::Connection<'a>>>; CONNS],
 }
 
 impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
@@ -171,10 +172,21 @@ where
     }
 
     /// The driver, to read: `state(id)`, `connection_count()`,
-    /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
-    /// again at the latest).
+    /// `lingering()`.
     pub fn driver(&self) -> &AsyncDriver<'a, R, CONNS, RX, TX, MSG> {
         &self.driver
+    }
+
+    /// When [`poll`](Self::poll) must run again at the latest: the driver's
+    /// next timer, or the end of a drain's grace after a failed write. Race
+    /// [`wait`](Self::wait) with a timer for it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let drains = self
+            .streams
+            .iter()
+            .flatten()
+            .filter_map(Stream::drain_until);
+        drains.chain(self.driver.poll_timeout()).min()
     }
 
     /// Whether the network is up (embassy: `stack.is_config_up()`). While it
@@ -199,7 +211,7 @@ where
     /// Waits until a stream moved bytes (read into the receive buffer, or
     /// written) or the driver asks to resolve or connect: then
     /// [`poll`](Self::poll) has something to do. Cancel-safe: race it with
-    /// a timer for the driver's `poll_timeout()`.
+    /// a timer for [`poll_timeout`](Self::poll_timeout).
     pub async fn wait(&mut self, now: Instant) {
         poll_fn(|cx| {
             self.driver.handle_ready_all();
@@ -215,6 +227,7 @@ where
     /// Executes actions, awaiting DNS and connects; `false` when the budget
     /// ran out.
     async fn turn(&mut self, now: Instant) -> bool {
+        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return true;
@@ -241,9 +254,13 @@ where
                     // cloned): its waker is what the stream registers.
                     let mut once = Some(other);
                     let done = poll_fn(|cx| {
-                        Poll::Ready(once.take().map_or(Done::Other, |a| try_once(slot, a, cx)))
+                        let done = once.take().map(|a| try_once(slot, a, now, cx));
+                        Poll::Ready(done.unwrap_or(Done::Other))
                     })
                     .await;
+                    if deferred.again(id, &done) {
+                        return true;
+                    }
                     report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
@@ -254,6 +271,7 @@ where
     /// Tries every read and write the driver asks for once; `true` when
     /// one moved bytes or the driver needs `poll` (resolve, connect).
     fn try_io(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
+        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return false;
@@ -262,8 +280,11 @@ where
             if matches!(action, Action::Resolve { .. } | Action::Connect { .. }) {
                 return true;
             }
-            let done = try_once(&mut self.streams[id.slot()], action, cx);
-            let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
+            let done = try_once(&mut self.streams[id.slot()], action, now, cx);
+            if deferred.again(id, &done) {
+                return false;
+            }
+            let moved = done.moved();
             report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
                 return true;
@@ -283,11 +304,21 @@ where
     }
 }
 
-/// What one read, write, shutdown or close did.
-enum Done {
-    Read(Io),
-    Write(Io),
-    Other,
+/// The first read of a pass that was deferred (a drain not known yet): the
+/// driver hands it out again until it is reported, so when it comes round
+/// a second time, every other slot had its go and the pass ends.
+struct Deferred(Option<ConnId>);
+
+impl Deferred {
+    /// Notes `done` of `id`; `true` when the pass should end.
+    fn again(&mut self, id: ConnId, done: &Done) -> bool {
+        if !matches!(done, Done::Deferred) {
+            return false;
+        }
+        let again = self.0 == Some(id);
+        self.0.get_or_insert(id);
+        again
+    }
 }
 
 /// Hands the result of [`try_once`] to the driver.
@@ -301,7 +332,7 @@ fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: us
     match done {
         Done::Read(io) => driver.handle_read(id, io),
         Done::Write(io) => driver.handle_write(id, io),
-        Done::Other => {}
+        Done::Deferred | Done::Other => {}
     }
 }
 
@@ -315,13 +346,13 @@ fn resolution<E>(found: Result<IpAddr, E>) -> Resolution {
 
 /// What a TCP connect made: the stream is kept in `slot`.
 fn connected<S, E: embedded_io_async::Error>(
-    slot: &mut Option<(ConnId, S)>,
+    slot: &mut Option<Stream<S>>,
     id: ConnId,
     made: Result<S, E>,
 ) -> ConnectOutcome {
     match made {
         Ok(stream) => {
-            *slot = Some((id, stream));
+            *slot = Some(Stream::new(id, stream));
             ConnectOutcome::Connected
         }
         Err(e) => ConnectOutcome::Failed {
@@ -332,64 +363,5 @@ fn connected<S, E: embedded_io_async::Error>(
             },
             next: None,
         },
-    }
-}
-
-/// Executes a read, write, shutdown or close on the stream of its id,
-/// polling a read or write once: `Pending` is `WouldBlock`, and the waker
-/// in `cx` is registered with the stream.
-fn try_once<S: Read + Write>(
-    slot: &mut Option<(ConnId, S)>,
-    action: Action<'_>,
-    cx: &mut Context<'_>,
-) -> Done {
-    let id = action.id();
-    let stream = match slot {
-        Some((owner, s)) if *owner == id => Some(s),
-        _ => None,
-    };
-    match (action, stream) {
-        (Action::Read { buf, .. }, Some(s)) => Done::Read(match poll_once(s.read(buf), cx) {
-            None => Io::WouldBlock,
-            Some(Ok(0)) => Io::Eof,
-            Some(Ok(n)) => Io::Done(n),
-            Some(Err(e)) => Io::Failed(link_error(e.kind())),
-        }),
-        (Action::Write { bytes, .. }, Some(s)) => {
-            Done::Write(match poll_once(s.write(bytes), cx) {
-                None => Io::WouldBlock,
-                Some(Ok(0)) => Io::Failed(LinkError::Reset),
-                Some(Ok(n)) => Io::Done(n),
-                Some(Err(e)) => Io::Failed(link_error(e.kind())),
-            })
-        }
-        (Action::Read { .. }, None) => Done::Read(Io::Failed(LinkError::Io)),
-        (Action::Write { .. }, None) => Done::Write(Io::Failed(LinkError::Io)),
-        (Action::Close { .. }, Some(_)) => {
-            *slot = None;
-            Done::Other
-        }
-        // No half-close in embedded-io-async: the linger deadline bounds it.
-        _ => Done::Other,
-    }
-}
-
-/// Polls `f` once.
-fn poll_once<F: Future>(f: F, cx: &mut Context<'_>) -> Option<F::Output> {
-    match pin!(f).poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
-}
-
-/// Names a stream error the way every transport does.
-fn link_error(kind: ErrorKind) -> LinkError {
-    match kind {
-        ErrorKind::ConnectionReset
-        | ErrorKind::ConnectionAborted
-        | ErrorKind::BrokenPipe
-        | ErrorKind::NotConnected
-        | ErrorKind::TimedOut => LinkError::Reset,
-        _ => LinkError::Io,
     }
 }

@@ -53,6 +53,8 @@ mod asynch;
 mod client;
 mod config;
 mod nb;
+#[cfg(feature = "async")]
+mod stream;
 
 #[cfg(feature = "async")]
 pub use asynch::{AsyncClient, AsyncDriver};
