@@ -58,45 +58,6 @@ type Client<'a, const TX: usize, const MSG: usize> =
 
 const NET: TokioNet = TokioNet;
 
-/// As above, but the executor's thread is blocked while the messages and
-/// the reset arrive, so tokio learns of the stream's new bytes only after
-/// the task yields: the write fails at once, and the first read after it
-/// says Pending although bytes are there. All N still arrive, then the
-/// reset.
-#[tokio::test(flavor = "current_thread")]
-async fn messages_before_a_reset_are_delivered_when_readiness_comes_late() {
-    const N: usize = 50;
-    let (go_tx, go_rx) = std::sync::mpsc::channel();
-    let (port, server) = serve_then_reset(N, go_rx);
-    let clock = Clock::new();
-    let mut c = client::<1024, 1024>(ClientConfig::default());
-    let id = c
-        .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
-        .unwrap();
-    let evs = drive(&mut c, &clock, |e| !e.is_empty()).await;
-    assert_eq!(kinds(evs), vec![Ev::Connected]);
-    send_text(&mut c, id, "left unread by the server").unwrap();
-    let sent = std::time::Instant::now();
-    let evs = drive(&mut c, &clock, |_| {
-        sent.elapsed() > Duration::from_millis(100)
-    })
-    .await;
-    assert!(evs.is_empty(), "{evs:?}");
-    go_tx.send(()).unwrap();
-    send_text(&mut c, id, &"x".repeat(512)).unwrap();
-    // Blocks the executor: its reactor does not run until the task yields.
-    let start = std::time::Instant::now();
-    while !server.is_finished() {
-        assert!(start.elapsed() < LIMIT, "server never ended");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    server.join().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
-    let evs = drive(&mut c, &clock, closed).await;
-    assert!(evs.iter().all(|(i, _)| *i == id));
-    assert_eq!(kinds(evs), messages_then_reset(N));
-}
-
 fn client<const TX: usize, const MSG: usize>(config: ClientConfig) -> Client<'static, TX, MSG> {
     AsyncClient::new(&NET, &NET, OsRandom, config, slots())
 }
@@ -543,6 +504,29 @@ async fn slots_in_a_static() {
 /// sends N messages and resets the connection. All N arrive, then the reset.
 #[tokio::test(flavor = "current_thread")]
 async fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    reset_while_a_write_is_pending(Executor::Sleeps).await;
+}
+
+/// The same with the executor's thread blocked while the messages and the
+/// reset arrive: tokio learns of the stream's new bytes only after the task
+/// yields, so the write fails at once and the first read after it says
+/// Pending with the bytes there. All N still arrive, then the reset.
+#[tokio::test(flavor = "current_thread")]
+async fn messages_before_a_reset_are_delivered_when_readiness_comes_late() {
+    reset_while_a_write_is_pending(Executor::Blocked).await;
+}
+
+/// What the task does while the server sends and resets.
+#[derive(Clone, Copy)]
+enum Executor {
+    /// It sleeps (does not block its thread), so the executor sees the
+    /// stream's readiness as an embassy executor would.
+    Sleeps,
+    /// Its thread is blocked: the reactor does not run.
+    Blocked,
+}
+
+async fn reset_while_a_write_is_pending(executor: Executor) {
     const N: usize = 50;
     let (go_tx, go_rx) = std::sync::mpsc::channel();
     let (port, server) = serve_then_reset(N, go_rx);
@@ -561,17 +545,21 @@ async fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
     .await;
     assert!(evs.is_empty(), "{evs:?}");
     go_tx.send(()).unwrap();
-    // Queued, and nothing is polled until the reset went out. The task
-    // sleeps (it does not block its thread), so the executor sees the
-    // stream's readiness as an embassy executor would.
+    // Queued, and nothing is polled until the reset went out.
     send_text(&mut c, id, &"x".repeat(512)).unwrap();
     let start = std::time::Instant::now();
+    let pause = |ms| async move {
+        match executor {
+            Executor::Sleeps => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Executor::Blocked => std::thread::sleep(Duration::from_millis(ms)),
+        }
+    };
     while !server.is_finished() {
         assert!(start.elapsed() < LIMIT, "server never ended");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        pause(5).await;
     }
     server.join().unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    pause(50).await;
     let evs = drive(&mut c, &clock, closed).await;
     assert!(evs.iter().all(|(i, _)| *i == id));
     assert_eq!(kinds(evs), messages_then_reset(N));
