@@ -50,7 +50,7 @@ printf '    ws_proto::Session     %5d = %d state + %d buffers (RX, TX, MSG)\n' "
 printf '    ws_proto::Connection  %5d = %d state + 1024 buffer (TX)\n' "$conn" $((conn - 1024))
 printf '    driver slot (link, address, deadline, readiness, generation) + socket (%d bytes) %d\n' "$sock" $((slot - session))
 printf '  client, 2 slots %5d bytes\n' "$client"
-printf '  client program statics: .bss %d bytes (the 2 slots new takes: empty slots are zero bytes), .data %d\n' \
+printf '  client program statics: .bss %d bytes (the 2 slots new takes, all zero bytes, and the fake server), .data %d\n' \
   "$(size_of "$bin/client" .bss)" $(( $(size_of "$bin/client" .data) + $(size_of "$bin/client" .sdata) ))
 echo "  goal: state <= 64 bytes + buffers: $(( slot - buffers - 64 )) bytes over (negative = under)"
 
