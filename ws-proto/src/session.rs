@@ -388,7 +388,7 @@ where
         // quadratic (found by the echo benchmark).
         if self.end == cap && self.start > 0 && (pending <= cap / 2 || pending < MIN_RECV_BUFFER) {
             let (s, e) = (self.start, self.end);
-            self.rx.as_mut().copy_within(s..e, 0);
+            crate::buffer::move_to_front(self.rx.as_mut(), s, e);
             self.end -= s;
             self.start = 0;
         }
@@ -748,7 +748,7 @@ fn make_room<RX: Buffer>(rx: &mut RX, start: &mut usize, end: &mut usize, total:
         return false;
     }
     if *start + total > rx.as_ref().len() {
-        rx.as_mut().copy_within(*start..*end, 0);
+        crate::buffer::move_to_front(rx.as_mut(), *start, *end);
         *end -= *start;
         *start = 0;
     }
