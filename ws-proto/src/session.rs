@@ -785,7 +785,9 @@ where
                 return (start, Stop::Hold(total));
             }
         }
-        let r = match conn.recv(now, &rx[start..]) {
+        // `recv` without its small-frame path, tried above already (and
+        // not needed after a fragment): one copy of it in the program.
+        let r = match conn.recv_general(now, &rx[start..]) {
             Ok(r) => r,
             Err(e) => {
                 assembler.reset();
