@@ -490,6 +490,7 @@ where
                 *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
+            #[cfg(feature = "deflate")]
             Stop::Inflated { kind, fin } => {
                 *start = pos;
                 let data = conn.inflated();
@@ -665,6 +666,9 @@ enum Stop<'a> {
     /// A message does not fit the assembler.
     TooBig,
     /// A streamed piece of a compressed message: [`Connection::inflated`].
+    /// Without the `deflate` feature no connection event is compressed, and
+    /// the arms for them are left out (310 B of the ESP32 program's flash).
+    #[cfg(feature = "deflate")]
     Inflated {
         /// Text or binary.
         kind: DataKind,
@@ -814,6 +818,7 @@ where
             }
             // Inflated bytes live in the connection: copy them, and end a
             // message with an empty last piece.
+            #[cfg(feature = "deflate")]
             Event::Inflated { kind, fin } if !streaming => {
                 if assembler.push(kind, conn.inflated(), false).is_err() {
                     return (start, Stop::TooBig);
@@ -826,6 +831,7 @@ where
                     Ok(None) | Err(_) => Stop::TooBig,
                 }
             }
+            #[cfg(feature = "deflate")]
             Event::Inflated { kind, fin } => Stop::Inflated { kind, fin },
             Event::Text(t) if !streaming => {
                 assembler.note_whole(t.len());
