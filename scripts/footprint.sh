@@ -51,7 +51,7 @@ printf '    ws_proto::Session     %5d = %d state + %d buffers (RX, TX, MSG)\n' "
 printf '    ws_proto::Connection  %5d = %d state + 1024 buffer (TX)\n' "$conn" $((conn - 1024))
 printf '    driver slot (link, address, deadline, readiness, generation) + socket (%d bytes) %d\n' "$sock" $((slot - session))
 printf '  client, 2 slots %5d bytes\n' "$client"
-printf '  client program statics: .bss %d bytes (the 2 slots new_in takes: empty slots are zero bytes), .data %d\n' \
+printf '  client program statics: .bss %d bytes (the 2 slots new takes, all zero bytes, and the fake server), .data %d\n' \
   "$(size_of "$bin/client" .bss)" $(( $(size_of "$bin/client" .data) + $(size_of "$bin/client" .sdata) ))
 echo "  goal: state <= 64 bytes + buffers: $(( slot - buffers - 64 )) bytes over (negative = under)"
 
@@ -71,9 +71,12 @@ if cargo +nightly --version >/dev/null 2>&1; then
     cargo +nightly build --quiet --release --target "$target" -Zbuild-std=core)
   sbin="$stack_out/$target/release"
   echo "stack, worst path below each call (bytes; goal <= 2048), $target:"
-  python3 scripts/stack_depth.py "$sbin/client" stack_new stack_new_in stack_open stack_poll stack_send
+  python3 scripts/stack_depth.py "$sbin/client" stack_new stack_open stack_poll stack_send
+  python3 scripts/stack_depth.py "$sbin/client" _start | sed 's/_start         /client, whole/'
   python3 scripts/stack_depth.py "$sbin/proto" _start | sed 's/_start         /proto, whole /'
   python3 scripts/stack_depth.py "$sbin/async_client" _start | sed 's/_start         /async, whole /'
+  task=$(readelf -sW "$sbin/async_client" | awk '$8 == "FOOTPRINT_TASK" { print $3 }')
+  echo "  (the async task's future, $task bytes, is static memory, as embassy's executor keeps it)"
 else
   echo "stack: skipped (no nightly toolchain for -Z emit-stack-sizes)"
 fi

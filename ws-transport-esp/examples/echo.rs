@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant as StdInstant};
 
+use static_cell::ConstStaticCell;
 use ws_proto::{Disconnect, Instant, Message, Random, RandomError, SessionEvent};
-use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, Transport};
+use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, EspSlots, Slot, Transport};
 
 /// The OS random source (on an ESP32: the hardware RNG).
 #[derive(Clone)]
@@ -18,6 +19,11 @@ impl Random for OsRandom {
         getrandom::fill(buf).map_err(|_| RandomError)
     }
 }
+
+/// The client's sessions and buffers (2 connections, 1 KiB buffers), as on
+/// an ESP32: a `static`, all zero bytes (`.bss`), lent once.
+static SLOTS: ConstStaticCell<EspSlots<OsRandom, 2, 1024, 1024, 1024>> =
+    ConstStaticCell::new([const { Slot::new() }; 2]);
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -30,11 +36,12 @@ fn main() {
     let start = StdInstant::now();
     let now = || Instant::from_millis(start.elapsed().as_millis() as u64);
     // The ESP32 configuration: 2 connections, 1 KiB buffers.
-    let mut client: EspClient<_, _, _, 2, 1024, 1024, 1024> = EspClient::new(
+    let mut client: EspClient<'_, _, _, _, 2, 1024, 1024, 1024> = EspClient::new(
         std_embedded_nal::Stack,
         AlwaysReady,
         OsRandom,
         ClientConfig::default(),
+        SLOTS.take(),
     );
     let id = match client.open(&url, now()) {
         Ok(id) => id,

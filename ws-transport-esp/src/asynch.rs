@@ -7,6 +7,7 @@
 //!   Resolve  ─► dns.get_host_by_name(host).await
 //!   Connect  ─► connector.connect(addr).await      (the stream is kept in the slot)
 //!   Read     ─► stream.read(buf), polled once: Pending is WouldBlock, the waker stays registered
+//!               (after a failed write, Pending is tried again for a grace: crate::stream)
 //!   Write    ─► stream.write(bytes), polled once, likewise
 //!   Shutdown ─► nothing (no half-close in embedded-io-async; the linger time bounds it)
 //!   Close    ─► the stream is dropped
@@ -24,57 +25,62 @@
 //! ```text
 //!   loop {
 //!       while let Some((id, event)) = client.poll(now()).await { handle it; send }
-//!       select(client.wait(now()), Timer::at(client.driver().poll_timeout())).await;
+//!       select(client.wait(now()), Timer::at(client.poll_timeout())).await;
 //!   }
 //! ```
 
-use core::future::{poll_fn, Future};
-use core::net::SocketAddr;
-use core::pin::pin;
+use core::future::poll_fn;
+use core::net::IpAddr;
 use core::task::{Context, Poll};
 
-use embedded_io_async::{Error as _, ErrorKind, Read, Write};
+use embedded_io_async::ErrorKind;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use ws_proto::driver::{Action, ConnectOutcome, Io, Resolution, Slot, Storage};
+use ws_proto::driver::{Action, ConnectOutcome, Resolution, Storage};
 use ws_proto::{
     CommandError, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError, OpenError,
     Random, SessionEvent,
 };
 
-use crate::client::EspSlot;
+use crate::client::EspSlots;
 use crate::config::{ClientConfig, Sizes};
+use crate::stream::{try_once, Done, Stream};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
 
-/// The driver of an [`AsyncClient`] over its slots `S`.
+/// The driver of an [`AsyncClient`], over the caller's slots.
 pub type AsyncDriver<
+    'a,
     R,
     const CONNS: usize,
     const RX: usize,
     const TX: usize,
     const MSG: usize,
-    S = [EspSlot<R, RX, TX, MSG>; CONNS],
-> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>;
+> = Driver<R, [u8; TX], [u8; RX], [u8; MSG], &'a mut EspSlots<R, CONNS, RX, TX, MSG>>;
 
 /// The WebSocket client over an async stack: `CONNS` connections made by
-/// the connector `C` (names resolved by `D`), random source `R`.
+/// the connector `C` (names resolved by `D`), random source `R`, in the
+/// caller's slots.
 ///
 /// Sizes per connection as for [`crate::EspClient`]: `RX` receive buffer,
 /// `TX` outbound queue, `MSG` assembler (0 with `streaming`). `R` is cloned
 /// into each connection: use a handle whose clones draw independent bytes
-/// (the ESP32 hardware RNG).
+/// (the ESP32 hardware RNG). The sessions and buffers stay in the caller's
+/// [`EspSlots`] (a `static`, as embassy keeps its resources): nothing large
+/// is built on the stack or moved.
 ///
 /// With embassy-net (`C = TcpClient<'_, 2>`, `D = DnsSocket<'_>`):
 ///
 /// ```ignore
-/// let mut client: AsyncClient<'_, _, _, Rng, 2, 1024, 1024, 1024> =
-///     AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default());
+/// static SLOTS: ConstStaticCell<EspSlots<Rng, 2, 1024, 1024, 1024>> =
+///     ConstStaticCell::new([const { Slot::new() }; 2]);
+///
+/// let mut client = AsyncClient::new(&tcp_client, &dns_socket, rng, ClientConfig::default(), SLOTS.take());
 /// let now = || ws_proto::Instant::from_millis(embassy_time::Instant::now().as_millis());
 /// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
 ///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
-///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
+///     let at = client.poll_timeout().map_or(u64::MAX, |t| t.millis());
 ///     select(client.wait(now()), Timer::at(embassy_time::Instant::from_millis(at))).await;
 /// }
 /// ```
@@ -87,16 +93,15 @@ pub struct AsyncClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
-    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     C: TcpConnect,
 {
     connector: &'a C,
     dns: &'a D,
     rng: R,
-    driver: AsyncDriver<R, CONNS, RX, TX, MSG, S>,
-    /// The stream of each slot, with the id it belongs to.
-    streams: [Option<(ConnId, C::Connection<'a>)>; CONNS],
+    driver: AsyncDriver<'a, R, CONNS, RX, TX, MSG>,
+    /// The stream of each slot.
+    streams: [Option<Stream<C::Connection<'a>>>; CONNS],
 }
 
 impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
@@ -106,52 +111,24 @@ where
     D: Dns,
     R: Random + Clone,
 {
-    /// A client that connects with `connector` and resolves with `dns`,
-    /// holding its slots (built by value; see [`new_in`](AsyncClient::new_in)).
-    pub fn new(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig) -> Self {
-        let slots = core::array::from_fn(|_| Slot::new());
-        AsyncClient::over(connector, dns, rng, config, slots)
-    }
-}
-
-impl<'a, 's, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, &'s mut [EspSlot<R, RX, TX, MSG>; CONNS]>
-where
-    C: TcpConnect + 'a,
-    D: Dns,
-    R: Random + Clone,
-{
-    /// As [`new`](AsyncClient::new), over the caller's `slots` (a `static`
-    /// of `Slot::new()`s is `.bss`): nothing large is built on the stack.
-    pub fn new_in(
+    /// A client that connects with `connector` and resolves with `dns`, with
+    /// no connection yet, whose sessions and buffers are the caller's
+    /// `slots` (each [`Slot::new`](ws_proto::driver::Slot::new); a `static`,
+    /// see [`EspSlots`]).
+    pub fn new(
         connector: &'a C,
         dns: &'a D,
         rng: R,
         config: ClientConfig,
-        slots: &'s mut [EspSlot<R, RX, TX, MSG>; CONNS],
+        slots: &'a mut EspSlots<R, CONNS, RX, TX, MSG>,
     ) -> Self {
-        AsyncClient::over(connector, dns, rng, config, slots)
-    }
-}
-
-impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
-where
-    C: TcpConnect + 'a,
-    D: Dns,
-    R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
-{
-    fn over(connector: &'a C, dns: &'a D, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
-        let streams = core::array::from_fn(|_| None);
-        let driver = Driver::new(slots, config.driver());
         AsyncClient {
             connector,
             dns,
             rng,
-            driver,
-            streams,
+            driver: Driver::new(slots, config.driver()),
+            streams: core::array::from_fn(|_| None),
         }
     }
 
@@ -195,10 +172,21 @@ where
     }
 
     /// The driver, to read: `state(id)`, `connection_count()`,
-    /// `lingering()`, `poll_timeout()` (when [`poll`](Self::poll) must run
-    /// again at the latest).
-    pub fn driver(&self) -> &AsyncDriver<R, CONNS, RX, TX, MSG, S> {
+    /// `lingering()`.
+    pub fn driver(&self) -> &AsyncDriver<'a, R, CONNS, RX, TX, MSG> {
         &self.driver
+    }
+
+    /// When [`poll`](Self::poll) must run again at the latest: the driver's
+    /// next timer, or the end of a drain's grace after a failed write. Race
+    /// [`wait`](Self::wait) with a timer for it.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let drains = self
+            .streams
+            .iter()
+            .flatten()
+            .filter_map(Stream::drain_until);
+        drains.chain(self.driver.poll_timeout()).min()
     }
 
     /// Whether the network is up (embassy: `stack.is_config_up()`). While it
@@ -223,7 +211,7 @@ where
     /// Waits until a stream moved bytes (read into the receive buffer, or
     /// written) or the driver asks to resolve or connect: then
     /// [`poll`](Self::poll) has something to do. Cancel-safe: race it with
-    /// a timer for the driver's `poll_timeout()`.
+    /// a timer for [`poll_timeout`](Self::poll_timeout).
     pub async fn wait(&mut self, now: Instant) {
         poll_fn(|cx| {
             self.driver.handle_ready_all();
@@ -239,7 +227,7 @@ where
     /// Executes actions, awaiting DNS and connects; `false` when the budget
     /// ran out.
     async fn turn(&mut self, now: Instant) -> bool {
-        let waker = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return true;
@@ -247,17 +235,33 @@ where
             let id = action.id();
             let slot = &mut self.streams[id.slot()];
             match action {
+                // The stack's own futures are awaited here, not wrapped in
+                // futures of ours: each wrapper would add its arguments
+                // to the task's future.
                 Action::Resolve { host, .. } => {
-                    let r = resolve(self.dns, host).await;
-                    self.driver.handle_resolved(id, r);
+                    let found = self.dns.get_host_by_name(host, AddrType::Either).await;
+                    self.driver.handle_resolved(id, resolution(found));
                 }
                 Action::Connect { addr, .. } => {
-                    let outcome = connect(self.connector, slot, id, addr).await;
+                    // A stream left by another id is dropped first.
+                    *slot = None;
+                    let made = self.connector.connect(addr).await;
+                    let outcome = connected(slot, id, made);
                     self.driver.handle_connect(id, outcome, now);
                 }
                 other => {
-                    let done = try_once(slot, other, &mut Context::from_waker(&waker));
-                    report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
+                    // Tried once with the task's own context (no waker is
+                    // cloned): its waker is what the stream registers.
+                    let mut once = Some(other);
+                    let done = poll_fn(|cx| {
+                        let done = once.take().map(|a| try_once(slot, a, now, cx));
+                        Poll::Ready(done.unwrap_or(Done::Other))
+                    })
+                    .await;
+                    if deferred.again(id, &done) {
+                        return true;
+                    }
+                    report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
         }
@@ -267,6 +271,7 @@ where
     /// Tries every read and write the driver asks for once; `true` when
     /// one moved bytes or the driver needs `poll` (resolve, connect).
     fn try_io(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
+        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return false;
@@ -275,9 +280,12 @@ where
             if matches!(action, Action::Resolve { .. } | Action::Connect { .. }) {
                 return true;
             }
-            let done = try_once(&mut self.streams[id.slot()], action, cx);
-            let moved = matches!(done, Done::Read(Io::Done(_)) | Done::Write(Io::Done(_)));
-            report::<R, S, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
+            let done = try_once(&mut self.streams[id.slot()], action, now, cx);
+            if deferred.again(id, &done) {
+                return false;
+            }
+            let moved = done.moved();
+            report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
                 return true;
             }
@@ -286,8 +294,8 @@ where
     }
 }
 
-impl<'a, C, D, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG, S>
+impl<'a, C, D, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for AsyncClient<'a, C, D, R, CONNS, RX, TX, MSG>
 where
     C: TcpConnect + 'a,
 {
@@ -296,49 +304,55 @@ where
     }
 }
 
-/// What one read, write, shutdown or close did.
-enum Done {
-    Read(Io),
-    Write(Io),
-    Other,
+/// The first read of a pass that was deferred (a drain not known yet): the
+/// driver hands it out again until it is reported, so when it comes round
+/// a second time, every other slot had its go and the pass ends.
+struct Deferred(Option<ConnId>);
+
+impl Deferred {
+    /// Notes `done` of `id`; `true` when the pass should end.
+    fn again(&mut self, id: ConnId, done: &Done) -> bool {
+        if !matches!(done, Done::Deferred) {
+            return false;
+        }
+        let again = self.0 == Some(id);
+        self.0.get_or_insert(id);
+        again
+    }
 }
 
 /// Hands the result of [`try_once`] to the driver.
-fn report<R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    driver: &mut AsyncDriver<R, CONNS, RX, TX, MSG, S>,
+fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    driver: &mut AsyncDriver<'_, R, CONNS, RX, TX, MSG>,
     id: ConnId,
     done: Done,
 ) where
     R: Random,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     match done {
         Done::Read(io) => driver.handle_read(id, io),
         Done::Write(io) => driver.handle_write(id, io),
-        Done::Other => {}
+        Done::Deferred | Done::Other => {}
     }
 }
 
-/// One DNS query.
-async fn resolve<D: Dns>(dns: &D, host: &str) -> Resolution {
-    match dns.get_host_by_name(host, AddrType::Either).await {
+/// What a DNS query found.
+fn resolution<E>(found: Result<IpAddr, E>) -> Resolution {
+    match found {
         Ok(ip) => Resolution::Found(ip),
         Err(_) => Resolution::Failed(LinkError::NameNotFound),
     }
 }
 
-/// One TCP connect; the stream is kept in `slot` (a stream left by another
-/// id is dropped first).
-async fn connect<'a, C: TcpConnect>(
-    connector: &'a C,
-    slot: &mut Option<(ConnId, C::Connection<'a>)>,
+/// What a TCP connect made: the stream is kept in `slot`.
+fn connected<S, E: embedded_io_async::Error>(
+    slot: &mut Option<Stream<S>>,
     id: ConnId,
-    addr: SocketAddr,
+    made: Result<S, E>,
 ) -> ConnectOutcome {
-    *slot = None;
-    match connector.connect(addr).await {
+    match made {
         Ok(stream) => {
-            *slot = Some((id, stream));
+            *slot = Some(Stream::new(id, stream));
             ConnectOutcome::Connected
         }
         Err(e) => ConnectOutcome::Failed {
@@ -349,64 +363,5 @@ async fn connect<'a, C: TcpConnect>(
             },
             next: None,
         },
-    }
-}
-
-/// Executes a read, write, shutdown or close on the stream of its id,
-/// polling a read or write once: `Pending` is `WouldBlock`, and the waker
-/// in `cx` is registered with the stream.
-fn try_once<S: Read + Write>(
-    slot: &mut Option<(ConnId, S)>,
-    action: Action<'_>,
-    cx: &mut Context<'_>,
-) -> Done {
-    let id = action.id();
-    let stream = match slot {
-        Some((owner, s)) if *owner == id => Some(s),
-        _ => None,
-    };
-    match (action, stream) {
-        (Action::Read { buf, .. }, Some(s)) => Done::Read(match poll_once(s.read(buf), cx) {
-            None => Io::WouldBlock,
-            Some(Ok(0)) => Io::Eof,
-            Some(Ok(n)) => Io::Done(n),
-            Some(Err(e)) => Io::Failed(link_error(e.kind())),
-        }),
-        (Action::Write { bytes, .. }, Some(s)) => {
-            Done::Write(match poll_once(s.write(bytes), cx) {
-                None => Io::WouldBlock,
-                Some(Ok(0)) => Io::Failed(LinkError::Reset),
-                Some(Ok(n)) => Io::Done(n),
-                Some(Err(e)) => Io::Failed(link_error(e.kind())),
-            })
-        }
-        (Action::Read { .. }, None) => Done::Read(Io::Failed(LinkError::Io)),
-        (Action::Write { .. }, None) => Done::Write(Io::Failed(LinkError::Io)),
-        (Action::Close { .. }, Some(_)) => {
-            *slot = None;
-            Done::Other
-        }
-        // No half-close in embedded-io-async: the linger deadline bounds it.
-        _ => Done::Other,
-    }
-}
-
-/// Polls `f` once.
-fn poll_once<F: Future>(f: F, cx: &mut Context<'_>) -> Option<F::Output> {
-    match pin!(f).poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
-}
-
-/// Names a stream error the way every transport does.
-fn link_error(kind: ErrorKind) -> LinkError {
-    match kind {
-        ErrorKind::ConnectionReset
-        | ErrorKind::ConnectionAborted
-        | ErrorKind::BrokenPipe
-        | ErrorKind::NotConnected
-        | ErrorKind::TimedOut => LinkError::Reset,
-        _ => LinkError::Io,
     }
 }

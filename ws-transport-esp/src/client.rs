@@ -18,15 +18,21 @@ use crate::nb;
 /// How many actions one pass executes before handing out events again.
 const ACTIONS_PER_PASS: usize = 256;
 
-/// One connection slot of an [`EspClient`]: the driver's slot, with the
-/// session and its arrays. `[EspSlot; CONNS]` is what
-/// [`EspClient::new_in`] takes; `Slot::new()` is a `const fn`, so the array
-/// can be a `static` (built at compile time, not on the stack).
+/// One connection slot: the driver's slot, with the session and its
+/// arrays. An empty one ([`Slot::new`], a `const fn`) is all zero bytes.
 pub type EspSlot<R, const RX: usize, const TX: usize, const MSG: usize> =
     Slot<R, [u8; TX], [u8; RX], [u8; MSG]>;
 
+/// The storage of a client with `CONNS` connections (sessions and buffers,
+/// about `CONNS * (RX + TX + MSG)` bytes): what [`EspClient::new`] and
+/// `AsyncClient::new` borrow. Empty, it is all zero bytes, so a `static` of
+/// it is `.bss`: `ConstStaticCell::new([const { Slot::new() }; CONNS])`
+/// (`static_cell`), as embassy keeps its `StackResources`.
+pub type EspSlots<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> =
+    [EspSlot<R, RX, TX, MSG>; CONNS];
+
 /// The WebSocket client: `CONNS` connections over the stack `T`, with
-/// readiness check `N` and random source `R`.
+/// readiness check `N` and random source `R`, in the caller's slots (`'s`).
 ///
 /// Sizes per connection: `RX` receive buffer (at least
 /// [`ws_proto::MIN_RECV_BUFFER`]), `TX` outbound queue (at least
@@ -37,15 +43,24 @@ pub type EspSlot<R, const RX: usize, const TX: usize, const MSG: usize> =
 /// independent bytes (the ESP32 hardware RNG, the OS source), never a copy of
 /// a seeded generator, which would repeat mask keys across connections.
 ///
+/// The client itself is small (the stack, the sockets, the driver's
+/// state); the sessions and their buffers stay where the caller put them,
+/// so nothing large is ever built on the stack or moved:
+///
 /// ```no_run
-/// use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, Transport};
+/// use static_cell::ConstStaticCell;
+/// use ws_transport_esp::{AlwaysReady, ClientConfig, EspClient, EspSlots, Slot, Transport};
 /// # #[derive(Clone)] struct HwRng;
 /// # impl ws_proto::Random for HwRng {
 /// #     fn fill(&mut self, b: &mut [u8]) -> Result<(), ws_proto::RandomError> { Err(ws_proto::RandomError) }
 /// # }
+///
+/// // 2 connections with 1 KiB buffers: 6.8 KB of `.bss`.
+/// static SLOTS: ConstStaticCell<EspSlots<HwRng, 2, 1024, 1024, 1024>> =
+///     ConstStaticCell::new([const { Slot::new() }; 2]);
+///
 /// # fn demo<T: embedded_nal::TcpClientStack + embedded_nal::Dns>(stack: T, now: impl Fn() -> ws_proto::Instant) {
-/// let mut client: EspClient<T, AlwaysReady, HwRng, 2, 1024, 1024, 1024> =
-///     EspClient::new(stack, AlwaysReady, HwRng, ClientConfig::default());
+/// let mut client = EspClient::new(stack, AlwaysReady, HwRng, ClientConfig::default(), SLOTS.take());
 /// let id = client.open("ws://192.168.1.10:8080/stream", now()).unwrap();
 /// loop {
 ///     while let Some((conn, event)) = client.poll(now()) {
@@ -56,6 +71,7 @@ pub type EspSlot<R, const RX: usize, const TX: usize, const MSG: usize> =
 /// # }
 /// ```
 pub struct EspClient<
+    's,
     T,
     N,
     R,
@@ -63,14 +79,13 @@ pub struct EspClient<
     const RX: usize,
     const TX: usize,
     const MSG: usize,
-    S = [EspSlot<R, RX, TX, MSG>; CONNS],
 > where
     T: TcpClientStack + Dns,
 {
     stack: T,
     ready: N,
     rng: R,
-    driver: Driver<R, [u8; TX], [u8; RX], [u8; MSG], S>,
+    driver: Driver<R, [u8; TX], [u8; RX], [u8; MSG], &'s mut EspSlots<R, CONNS, RX, TX, MSG>>,
     /// The socket of each slot, with the id it belongs to.
     sockets: [nb::Entry<T::TcpSocket>; CONNS],
     /// The next `poll` serves the sockets (the turn's first call, after a
@@ -78,53 +93,23 @@ pub struct EspClient<
     fresh: bool,
 }
 
-impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    EspClient<T, N, R, CONNS, RX, TX, MSG>
+impl<'s, T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    EspClient<'s, T, N, R, CONNS, RX, TX, MSG>
 where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
 {
-    /// A client over `stack`, with no connection yet, holding its slots
-    /// (about `CONNS * (RX + TX + MSG)` bytes): the value is built on the
-    /// stack and moved. Where the stack is small, use
-    /// [`new_in`](EspClient::new_in).
-    pub fn new(stack: T, ready: N, rng: R, config: ClientConfig) -> Self {
-        let slots = core::array::from_fn(|_| Slot::new());
-        EspClient::with_slots(stack, ready, rng, config, slots)
-    }
-}
-
-impl<'a, T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    EspClient<T, N, R, CONNS, RX, TX, MSG, &'a mut [EspSlot<R, RX, TX, MSG>; CONNS]>
-where
-    T: TcpClientStack + Dns,
-    N: NetworkReady,
-    R: Random + Clone,
-{
-    /// A client whose slots (the sessions and their buffers) are the
-    /// caller's `slots`, e.g. a `static` of `[const { Slot::new() }; CONNS]`
-    /// (`static_cell::ConstStaticCell`): nothing large is built on the stack.
-    pub fn new_in(
+    /// A client over `stack`, with no connection yet, whose sessions and
+    /// buffers are the caller's `slots` (each [`Slot::new`]; a `static`, see
+    /// [`EspSlots`]).
+    pub fn new(
         stack: T,
         ready: N,
         rng: R,
         config: ClientConfig,
-        slots: &'a mut [EspSlot<R, RX, TX, MSG>; CONNS],
+        slots: &'s mut EspSlots<R, CONNS, RX, TX, MSG>,
     ) -> Self {
-        EspClient::with_slots(stack, ready, rng, config, slots)
-    }
-}
-
-impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    EspClient<T, N, R, CONNS, RX, TX, MSG, S>
-where
-    T: TcpClientStack + Dns,
-    N: NetworkReady,
-    R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
-{
-    fn with_slots(stack: T, ready: N, rng: R, config: ClientConfig, slots: S) -> Self {
         let () = Sizes::<CONNS, RX, TX>::OK;
         EspClient {
             stack,
@@ -176,8 +161,8 @@ where
 }
 
 /// Closes every socket still open (a stack has few of them).
-impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Drop
-    for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
+impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Drop
+    for EspClient<'_, T, N, R, CONNS, RX, TX, MSG>
 where
     T: TcpClientStack + Dns,
 {
@@ -194,13 +179,12 @@ where
 /// after `open` returned). `open` refuses with [`OpenError::NetworkDown`]
 /// until the [`NetworkReady`] check passes; a request that does not fit `TX`
 /// is [`OpenError::Request`].
-impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Transport
-    for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
+impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize> Transport
+    for EspClient<'_, T, N, R, CONNS, RX, TX, MSG>
 where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     fn open_with(
         &mut self,
@@ -283,8 +267,8 @@ where
     type Id = ConnId;
 }
 
-impl<T, N, R, S, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
-    core::fmt::Debug for EspClient<T, N, R, CONNS, RX, TX, MSG, S>
+impl<T, N, R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>
+    core::fmt::Debug for EspClient<'_, T, N, R, CONNS, RX, TX, MSG>
 where
     T: TcpClientStack + Dns,
 {

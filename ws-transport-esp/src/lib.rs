@@ -53,10 +53,12 @@ mod asynch;
 mod client;
 mod config;
 mod nb;
+#[cfg(feature = "async")]
+mod stream;
 
 #[cfg(feature = "async")]
 pub use asynch::{AsyncClient, AsyncDriver};
-pub use client::{slot_size, EspClient, EspSlot};
+pub use client::{slot_size, EspClient, EspSlot, EspSlots};
 pub use config::{AlwaysReady, ClientConfig, NetworkReady};
 pub use ws_proto::driver::Slot;
 pub use ws_proto::{CommandError, ConnId, OpenError, Transport};

@@ -102,7 +102,10 @@ fn socket_of<S>(entry: &mut Entry<S>, id: ConnId) -> Option<&mut S> {
 }
 
 /// One receive call. `embedded-nal` says `WouldBlock` when no data is
-/// there, so 0 bytes is the end of the stream.
+/// there, so 0 bytes is the end of the stream. `WouldBlock` is the stack's
+/// state at the call (no readiness is cached in between), so after a failed
+/// send it says the socket is drained. (The async transport cannot say so:
+/// see `crate::stream`.)
 fn receive<T: TcpClientStack>(
     stack: &mut T,
     sock: Option<&mut T::TcpSocket>,

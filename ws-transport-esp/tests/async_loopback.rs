@@ -11,16 +11,17 @@ use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use common::{
-    close_code, close_frame, echo, messages_then_reset, raw, serve, serve_then_reset, Clock, Ev,
-    OsRandom, LIMIT,
+    close_code, close_frame, echo, messages_then_reset, raw, serve, serve_then_reset, slots, Clock,
+    Ev, OsRandom, LIMIT,
 };
 use embedded_io_adapters::tokio_1::FromTokio;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
+use static_cell::ConstStaticCell;
 use tungstenite::Message;
 use ws_proto::{
     CommandError, Config, ConnId, Error, HandshakeOptions, ProtocolError, SendError, State,
 };
-use ws_transport_esp::{AsyncClient, ClientConfig};
+use ws_transport_esp::{AsyncClient, ClientConfig, EspSlots, Slot};
 
 /// Tokio's TCP connect and resolver behind the embedded-nal-async traits.
 struct TokioNet;
@@ -58,7 +59,7 @@ type Client<'a, const TX: usize, const MSG: usize> =
 const NET: TokioNet = TokioNet;
 
 fn client<const TX: usize, const MSG: usize>(config: ClientConfig) -> Client<'static, TX, MSG> {
-    AsyncClient::new(&NET, &NET, OsRandom, config)
+    AsyncClient::new(&NET, &NET, OsRandom, config, slots())
 }
 
 /// Polls until `done`, waiting between turns as an embassy task does.
@@ -80,7 +81,6 @@ async fn drive<const TX: usize, const MSG: usize>(
         assert!(start.elapsed() < LIMIT, "timed out; events so far: {out:?}");
         let now = clock.now();
         let ms = c
-            .driver()
             .poll_timeout()
             .map_or(100, |t| t.millis_since(now).min(100));
         let _ = tokio::time::timeout(Duration::from_millis(ms), c.wait(now)).await;
@@ -463,19 +463,15 @@ async fn options_reach_the_request() {
     assert_eq!(join(&mut c, &clock, server).await, 0);
 }
 
+/// The slots as a device keeps them: a `static`, all zero bytes, lent once.
+static SLOTS: ConstStaticCell<EspSlots<OsRandom, 2, 1024, 1024, 1024>> =
+    ConstStaticCell::new([const { Slot::new() }; 2]);
+
 #[tokio::test(flavor = "current_thread")]
-async fn slots_in_caller_storage() {
-    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
-        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
+async fn slots_in_a_static() {
     let (port, server) = serve(echo);
     let clock = Clock::new();
-    let mut c = AsyncClient::<'_, _, _, _, 2, 1024, 1024, 1024, _>::new_in(
-        &NET,
-        &NET,
-        OsRandom,
-        ClientConfig::default(),
-        slots,
-    );
+    let mut c = AsyncClient::new(&NET, &NET, OsRandom, ClientConfig::default(), SLOTS.take());
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), None, clock.now())
         .unwrap();
@@ -508,6 +504,29 @@ async fn slots_in_caller_storage() {
 /// sends N messages and resets the connection. All N arrive, then the reset.
 #[tokio::test(flavor = "current_thread")]
 async fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
+    reset_while_a_write_is_pending(Executor::Sleeps).await;
+}
+
+/// The same with the executor's thread blocked while the messages and the
+/// reset arrive: tokio learns of the stream's new bytes only after the task
+/// yields, so the write fails at once and the first read after it says
+/// Pending with the bytes there. All N still arrive, then the reset.
+#[tokio::test(flavor = "current_thread")]
+async fn messages_before_a_reset_are_delivered_when_readiness_comes_late() {
+    reset_while_a_write_is_pending(Executor::Blocked).await;
+}
+
+/// What the task does while the server sends and resets.
+#[derive(Clone, Copy)]
+enum Executor {
+    /// It sleeps (does not block its thread), so the executor sees the
+    /// stream's readiness as an embassy executor would.
+    Sleeps,
+    /// Its thread is blocked: the reactor does not run.
+    Blocked,
+}
+
+async fn reset_while_a_write_is_pending(executor: Executor) {
     const N: usize = 50;
     let (go_tx, go_rx) = std::sync::mpsc::channel();
     let (port, server) = serve_then_reset(N, go_rx);
@@ -526,17 +545,21 @@ async fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
     .await;
     assert!(evs.is_empty(), "{evs:?}");
     go_tx.send(()).unwrap();
-    // Queued, and nothing is polled until the reset went out. The task
-    // sleeps (it does not block its thread), so the executor sees the
-    // stream's readiness as an embassy executor would.
+    // Queued, and nothing is polled until the reset went out.
     send_text(&mut c, id, &"x".repeat(512)).unwrap();
     let start = std::time::Instant::now();
+    let pause = |ms| async move {
+        match executor {
+            Executor::Sleeps => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Executor::Blocked => std::thread::sleep(Duration::from_millis(ms)),
+        }
+    };
     while !server.is_finished() {
         assert!(start.elapsed() < LIMIT, "server never ended");
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        pause(5).await;
     }
     server.join().unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    pause(50).await;
     let evs = drive(&mut c, &clock, closed).await;
     assert!(evs.iter().all(|(i, _)| *i == id));
     assert_eq!(kinds(evs), messages_then_reset(N));

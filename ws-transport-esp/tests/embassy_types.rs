@@ -4,8 +4,9 @@
 
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::TcpClient;
+use static_cell::ConstStaticCell;
 use ws_proto::{Instant, Random, RandomError, SessionEvent};
-use ws_transport_esp::{AsyncClient, ClientConfig};
+use ws_transport_esp::{AsyncClient, ClientConfig, EspSlots, Slot};
 
 /// Stands in for the ESP32 hardware RNG.
 #[derive(Clone)]
@@ -17,11 +18,15 @@ impl Random for HwRng {
     }
 }
 
+/// The client's sessions and buffers, as an embassy program keeps them: a
+/// `static` (`.bss`), lent once as `&'static mut`.
+static SLOTS: ConstStaticCell<EspSlots<HwRng, 2, 1024, 1024, 1024>> =
+    ConstStaticCell::new([const { Slot::new() }; 2]);
+
 /// What an embassy task does: open, poll, send, wait (raced with its timer
 /// in a real task).
 async fn task(tcp: &TcpClient<'_, 2>, dns: &DnsSocket<'_>, now: impl Fn() -> Instant) {
-    let mut client: AsyncClient<'_, _, _, HwRng, 2, 1024, 1024, 1024> =
-        AsyncClient::new(tcp, dns, HwRng, ClientConfig::default());
+    let mut client = AsyncClient::new(tcp, dns, HwRng, ClientConfig::default(), SLOTS.take());
     let Ok(id) = client.open("ws://echo.local:8080/", None, now()) else {
         return;
     };

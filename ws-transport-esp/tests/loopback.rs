@@ -6,12 +6,16 @@
 mod common;
 
 use common::*;
+use static_cell::ConstStaticCell;
 use tungstenite::Message;
 use ws_proto::{DataKind, Error, ProtocolError, SendError, State, UrlError};
-use ws_transport_esp::{AlwaysReady, ClientConfig, CommandError, EspClient, OpenError, Transport};
+use ws_transport_esp::{
+    AlwaysReady, ClientConfig, CommandError, EspClient, EspSlots, OpenError, Slot, Transport,
+};
 
 /// The on-device configuration: 2 connections, 1 KiB buffers.
-type Small = EspClient<std_embedded_nal::Stack, AlwaysReady, OsRandom, 2, 1024, 1024, 1024>;
+type Small =
+    EspClient<'static, std_embedded_nal::Stack, AlwaysReady, OsRandom, 2, 1024, 1024, 1024>;
 
 fn small() -> Small {
     EspClient::new(
@@ -19,6 +23,7 @@ fn small() -> Small {
         AlwaysReady,
         OsRandom,
         ClientConfig::default(),
+        slots(),
     )
 }
 
@@ -286,11 +291,12 @@ fn messages_larger_than_the_receive_buffer_are_joined() {
     });
     let clock = Clock::new();
     // 256-byte receive buffer, 4 KiB messages.
-    let mut c: EspClient<_, _, _, 2, 256, 1024, 4096> = EspClient::new(
+    let mut c: EspClient<'_, _, _, _, 2, 256, 1024, 4096> = EspClient::new(
         std_embedded_nal::Stack,
         AlwaysReady,
         OsRandom,
         ClientConfig::default(),
+        slots(),
     );
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), clock.now())
@@ -319,8 +325,13 @@ fn streaming_delivers_chunks_no_larger_than_the_buffer() {
         streaming: true,
         ..ClientConfig::default()
     };
-    let mut c: EspClient<_, _, _, 2, 256, 512, 0> =
-        EspClient::new(std_embedded_nal::Stack, AlwaysReady, OsRandom, config);
+    let mut c: EspClient<'_, _, _, _, 2, 256, 512, 0> = EspClient::new(
+        std_embedded_nal::Stack,
+        AlwaysReady,
+        OsRandom,
+        config,
+        slots(),
+    );
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), clock.now())
         .unwrap();
@@ -495,21 +506,21 @@ fn open_with_offers_subprotocols_and_headers() {
     assert_eq!(c.connection_count(), 0);
 }
 
+/// The slots as a device keeps them: a `static`, all zero bytes, lent once.
+static SLOTS: ConstStaticCell<EspSlots<OsRandom, 2, 1024, 1024, 1024>> =
+    ConstStaticCell::new([const { Slot::new() }; 2]);
+
 #[test]
-fn slots_in_caller_storage() {
-    // What a device does with a `static` (static_cell::ConstStaticCell): the
-    // slots are built in place, never on the stack.
-    let slots: &'static mut [ws_transport_esp::EspSlot<OsRandom, 1024, 1024, 1024>; 2] =
-        Box::leak(Box::new([const { ws_transport_esp::Slot::new() }; 2]));
-    let (port, server) = serve(echo);
-    let clock = Clock::new();
-    let mut c = EspClient::<_, _, _, 2, 1024, 1024, 1024, _>::new_in(
+fn slots_in_a_static() {
+    let mut c = EspClient::new(
         std_embedded_nal::Stack,
         AlwaysReady,
         OsRandom,
         ClientConfig::default(),
-        slots,
+        SLOTS.take(),
     );
+    let (port, server) = serve(echo);
+    let clock = Clock::new();
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), clock.now())
         .unwrap();

@@ -19,7 +19,7 @@ const QUICK: Duration = Duration::from_millis(100);
 
 /// Polls until `done`, timing each `poll` call.
 fn drive_timed<const MSG: usize>(
-    c: &mut EspClient<NbStack, AlwaysReady, OsRandom, 2, 512, 1024, MSG>,
+    c: &mut EspClient<'static, NbStack, AlwaysReady, OsRandom, 2, 512, 1024, MSG>,
     clock: &Clock,
     mut done: impl FnMut(&[Ev]) -> bool,
 ) -> (Vec<Ev>, Duration, usize) {
@@ -59,8 +59,13 @@ fn slow_dns_and_a_slow_server_never_block_a_poll() {
         "127.0.0.1".parse().unwrap(),
         Duration::from_millis(300),
     );
-    let mut c: EspClient<_, _, _, 2, 512, 1024, 1024> =
-        EspClient::new(stack, AlwaysReady, OsRandom, ClientConfig::default());
+    let mut c: EspClient<'_, _, _, _, 2, 512, 1024, 1024> = EspClient::new(
+        stack,
+        AlwaysReady,
+        OsRandom,
+        ClientConfig::default(),
+        slots(),
+    );
     let opened = std::time::Instant::now();
     let id = c
         .open(&format!("ws://slow.test:{port}/"), clock.now())
@@ -115,8 +120,8 @@ fn timeouts_fire_while_the_network_is_silent() {
         },
         ..ClientConfig::default()
     };
-    let mut c: EspClient<_, _, _, 2, 512, 1024, 1024> =
-        EspClient::new(stack, AlwaysReady, OsRandom, config);
+    let mut c: EspClient<'_, _, _, _, 2, 512, 1024, 1024> =
+        EspClient::new(stack, AlwaysReady, OsRandom, config, slots());
     let t0 = clock.now();
     c.open("ws://never.test:9/", t0).unwrap();
     let (evs, slowest, _) = drive_timed(&mut c, &clock, |e| !e.is_empty());
@@ -145,11 +150,12 @@ fn timeouts_fire_while_the_network_is_silent() {
 #[test]
 fn messages_before_a_reset_are_delivered_while_a_write_is_pending() {
     let clock = Clock::new();
-    let mut c: EspClient<_, _, _, 2, 512, 1024, 1024> = EspClient::new(
+    let mut c: EspClient<'_, _, _, _, 2, 512, 1024, 1024> = EspClient::new(
         NbStack::new(),
         AlwaysReady,
         OsRandom,
         ClientConfig::default(),
+        slots(),
     );
     reset_while_a_write_is_pending(&mut c, &clock, "127.0.0.1");
 }

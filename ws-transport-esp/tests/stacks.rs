@@ -22,8 +22,13 @@ fn open_is_refused_until_the_network_is_ready() {
         .names
         .push(("echo.test", "127.0.0.1".parse().unwrap()));
     let counters = stack.counters.clone();
-    let mut c: EspClient<_, _, _, 2, 512, 1024, 1024> =
-        EspClient::new(stack, ready.clone(), OsRandom, ClientConfig::default());
+    let mut c: EspClient<'_, _, _, _, 2, 512, 1024, 1024> = EspClient::new(
+        stack,
+        ready.clone(),
+        OsRandom,
+        ClientConfig::default(),
+        slots(),
+    );
     let url = format!("ws://echo.test:{port}/");
     assert_eq!(c.open(&url, clock.now()), Err(OpenError::NetworkDown));
     assert!(c.poll(clock.now()).is_none());
@@ -86,8 +91,13 @@ fn random_would_block_and_one_byte_io_deliver_the_same_messages() {
             .names
             .push(("echo.test", "127.0.0.1".parse().unwrap()));
         let counters = stack.counters.clone();
-        let mut c: EspClient<_, _, _, 2, 256, 1024, 4096> =
-            EspClient::new(stack, AlwaysReady, OsRandom, ClientConfig::default());
+        let mut c: EspClient<'_, _, _, _, 2, 256, 1024, 4096> = EspClient::new(
+            stack,
+            AlwaysReady,
+            OsRandom,
+            ClientConfig::default(),
+            slots(),
+        );
         let id = c
             .open(&format!("ws://echo.test:{port}/chaos"), clock.now())
             .unwrap();
@@ -157,8 +167,8 @@ fn link_failures_are_reported_as_closed_events() {
         .names
         .push(("echo.test", "127.0.0.1".parse().unwrap()));
     let counters = stack.counters.clone();
-    let mut c: EspClient<_, _, _, 2, 256, 1024, 256> =
-        EspClient::new(stack, AlwaysReady, OsRandom, config);
+    let mut c: EspClient<'_, _, _, _, 2, 256, 1024, 256> =
+        EspClient::new(stack, AlwaysReady, OsRandom, config, slots());
 
     // Name not found: no socket is made.
     let id = c.open("ws://nowhere.test/", clock.now()).unwrap();
@@ -217,8 +227,13 @@ fn a_server_that_never_answers_the_handshake_times_out() {
         },
         ..ClientConfig::default()
     };
-    let mut c: EspClient<_, _, _, 2, 256, 1024, 256> =
-        EspClient::new(std_embedded_nal::Stack, AlwaysReady, OsRandom, config);
+    let mut c: EspClient<'_, _, _, _, 2, 256, 1024, 256> = EspClient::new(
+        std_embedded_nal::Stack,
+        AlwaysReady,
+        OsRandom,
+        config,
+        slots(),
+    );
     let id = c
         .open(&format!("ws://127.0.0.1:{port}/"), clock.now())
         .unwrap();

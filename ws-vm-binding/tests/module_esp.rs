@@ -11,7 +11,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use support::{Ev, Mode, Server, Vm, WS_CONNECTED, WS_MESSAGE};
 use ws_proto::{Instant, Random, RandomError};
-use ws_transport_esp::{ClientConfig, EspClient, NetworkReady};
+use ws_transport_esp::{ClientConfig, EspClient, EspSlots, NetworkReady, Slot};
 use ws_vm_binding::{ModuleConfig, WsModule};
 
 /// The OS random source.
@@ -33,17 +33,20 @@ impl NetworkReady for Wifi {
     }
 }
 
-type Esp = EspClient<std_embedded_nal::Stack, Wifi, OsRandom, 2, 1024, 2048, 4096>;
+type Esp<'s> = EspClient<'s, std_embedded_nal::Stack, Wifi, OsRandom, 2, 1024, 2048, 4096>;
 
 #[test]
 fn esp32_configuration_over_embedded_nal() {
     let server = Server::start(Mode::Command);
     let wifi = Arc::new(AtomicBool::new(false));
-    let client: Esp = EspClient::new(
+    // The sessions and buffers (a `static` on a device).
+    let mut slots: EspSlots<OsRandom, 2, 1024, 2048, 4096> = [const { Slot::new() }; 2];
+    let client: Esp<'_> = EspClient::new(
         std_embedded_nal::Stack,
         Wifi(wifi.clone()),
         OsRandom,
         ClientConfig::default(),
+        &mut slots,
     );
     let started = StdInstant::now();
     let now = || Instant::from_millis(started.elapsed().as_millis() as u64);

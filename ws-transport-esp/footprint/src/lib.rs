@@ -106,8 +106,9 @@ impl Default for Server {
     }
 }
 
-/// A fake `embedded-nal` stack whose one peer is a [`Server`].
-pub struct LoopStack(pub Server);
+/// A fake `embedded-nal` stack whose one peer is a [`Server`] (a handle, as
+/// a device's stack is one: the server's bytes are not the client's).
+pub struct LoopStack(pub &'static mut Server);
 
 /// The fake stack's error (it never fails).
 #[derive(Debug)]
@@ -159,13 +160,12 @@ impl Dns for LoopStack {
 
 type Session = ws_proto::Session<Rng, [u8; TX], [u8; RX], [u8; MSG]>;
 type Connection = ws_proto::Connection<Rng, [u8; TX]>;
-/// The measured client: 2 connections, as on an ESP32.
-pub type Client =
-    ws_transport_esp::EspClient<LoopStack, ws_transport_esp::AlwaysReady, Rng, 2, RX, TX, MSG>;
-/// Its slots, for [`ClientIn`].
-pub type Slots = [ws_transport_esp::EspSlot<Rng, RX, TX, MSG>; 2];
-/// The same client over slots in static memory (`EspClient::new_in`).
-pub type ClientIn = ws_transport_esp::EspClient<
+/// Its slots (sessions and buffers), a `static` in the programs.
+pub type Slots = ws_transport_esp::EspSlots<Rng, 2, RX, TX, MSG>;
+/// The measured client: 2 connections, as on an ESP32, over slots in
+/// static memory.
+pub type Client = ws_transport_esp::EspClient<
+    'static,
     LoopStack,
     ws_transport_esp::AlwaysReady,
     Rng,
@@ -173,7 +173,6 @@ pub type ClientIn = ws_transport_esp::EspClient<
     RX,
     TX,
     MSG,
-    &'static mut Slots,
 >;
 
 /// One connection slot of [`Client`]: state + socket + session with buffers.
@@ -194,12 +193,12 @@ pub static FOOTPRINT_SESSION: [u8; core::mem::size_of::<Session>()] =
 #[link_section = ".footprint"]
 pub static FOOTPRINT_CONNECTION: [u8; core::mem::size_of::<Connection>()] =
     [0; core::mem::size_of::<Connection>()];
-/// The whole client (2 slots).
+/// The whole client: the client value and its 2 slots.
 #[no_mangle]
 #[used]
 #[link_section = ".footprint"]
-pub static FOOTPRINT_CLIENT: [u8; core::mem::size_of::<Client>()] =
-    [0; core::mem::size_of::<Client>()];
+pub static FOOTPRINT_CLIENT: [u8; core::mem::size_of::<Client>() + core::mem::size_of::<Slots>()] =
+    [0; core::mem::size_of::<Client>() + core::mem::size_of::<Slots>()];
 /// The socket handle.
 #[no_mangle]
 #[used]

@@ -19,7 +19,7 @@ use tungstenite::{Message, WebSocket};
 use ws_proto::{
     DataKind, Disconnect, Error, Instant, LinkError, Random, RandomError, SessionEvent,
 };
-use ws_transport_esp::{ConnId, EspClient, EspSlot, NetworkReady, Transport};
+use ws_transport_esp::{ConnId, EspClient, EspSlots, NetworkReady, Slot, Transport};
 
 /// Every wait in these tests ends by then.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -32,6 +32,13 @@ impl Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         getrandom::fill(buf).map_err(|_| RandomError)
     }
+}
+
+/// Fresh slots for one client, for the test's whole run (a device has
+/// them in a `static`; a test leaks a few KB instead).
+pub fn slots<R, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
+) -> &'static mut EspSlots<R, C, RX, TX, MSG> {
+    Box::leak(Box::new([const { Slot::new() }; C]))
 }
 
 /// Milliseconds since the test started.
@@ -190,8 +197,8 @@ impl Ev {
 
 /// Polls `client` every turn, collecting events, until `done` says so.
 /// Panics (failing the test) when [`LIMIT`] passes first.
-pub fn drive<T, N, R, S, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
+pub fn drive<T, N, R, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    client: &mut EspClient<'_, T, N, R, C, RX, TX, MSG>,
     clock: &Clock,
     mut done: impl FnMut(&[(ConnId, Ev)]) -> bool,
 ) -> Vec<(ConnId, Ev)>
@@ -199,7 +206,6 @@ where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let start = std::time::Instant::now();
     let mut out = Vec::new();
@@ -225,20 +231,18 @@ pub fn reset_while_a_write_is_pending<
     T,
     N,
     R,
-    S,
     const C: usize,
     const RX: usize,
     const TX: usize,
     const MSG: usize,
 >(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
+    client: &mut EspClient<'_, T, N, R, C, RX, TX, MSG>,
     clock: &Clock,
     host: &str,
 ) where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     const N: usize = 50;
     let (go_tx, go_rx) = mpsc::channel();
@@ -265,15 +269,14 @@ pub fn reset_while_a_write_is_pending<
 }
 
 /// Drives until `id` reports `Connected`.
-pub fn connect<T, N, R, S, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
+pub fn connect<T, N, R, const C: usize, const RX: usize, const TX: usize, const MSG: usize>(
+    client: &mut EspClient<'_, T, N, R, C, RX, TX, MSG>,
     clock: &Clock,
     id: ConnId,
 ) where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let evs = drive(client, clock, |e| {
         e.iter()
@@ -407,13 +410,12 @@ pub fn join_polling<
     N,
     R,
     U,
-    S,
     const C: usize,
     const RX: usize,
     const TX: usize,
     const MSG: usize,
 >(
-    client: &mut EspClient<T, N, R, C, RX, TX, MSG, S>,
+    client: &mut EspClient<'_, T, N, R, C, RX, TX, MSG>,
     clock: &Clock,
     server: JoinHandle<U>,
 ) -> U
@@ -421,7 +423,6 @@ where
     T: TcpClientStack + Dns,
     N: NetworkReady,
     R: Random + Clone,
-    S: AsRef<[EspSlot<R, RX, TX, MSG>]> + AsMut<[EspSlot<R, RX, TX, MSG>]>,
 {
     let start = std::time::Instant::now();
     while !server.is_finished() {

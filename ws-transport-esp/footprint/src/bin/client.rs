@@ -4,38 +4,29 @@
 //!
 //! Each call an application makes is its own function (`stack_new`,
 //! `stack_open`, `stack_poll`, `stack_send`), never inlined, so that
-//! `scripts/footprint.sh` can report the worst stack depth below each.
+//! `scripts/footprint.sh` can report the worst stack depth below each. The
+//! slots are a `static` (`.bss`), as on a device.
 #![no_std]
 #![no_main]
 
 use core::hint::black_box;
 
-use ws_footprint::{Client, ClientIn, LoopStack, Rng, Server, Slots};
+use ws_footprint::{Client, LoopStack, Rng, Server, Slots};
 use ws_proto::{ConnId, Instant, OpenError, SessionEvent};
 use ws_transport_esp::{AlwaysReady, ClientConfig, Slot, Transport};
 
-/// The slots of `stack_new_in`'s client: empty slots are all zero bytes,
-/// so this is `.bss` (no flash, no code to initialize).
+/// The client's slots: empty slots are all zero bytes, so this is `.bss`
+/// (no flash, no code to initialize).
 static mut SLOTS: Slots = [const { Slot::new() }; 2];
+/// The fake network (not the device's code), out of the measured stack.
+static mut SERVER: Server = Server::new();
 
-/// `EspClient::new`.
+/// `EspClient::new` over the slots in static memory.
 #[no_mangle]
 #[inline(never)]
-fn stack_new() -> Client {
+fn stack_new(slots: &'static mut Slots, server: &'static mut Server) -> Client {
     Client::new(
-        LoopStack(Server::new()),
-        AlwaysReady,
-        Rng(black_box(0x2545_f491)),
-        ClientConfig::default(),
-    )
-}
-
-/// `EspClient::new_in` over slots in static memory.
-#[no_mangle]
-#[inline(never)]
-fn stack_new_in(slots: &'static mut Slots) -> ClientIn {
-    ClientIn::new_in(
-        LoopStack(Server::new()),
+        LoopStack(server),
         AlwaysReady,
         Rng(black_box(0x2545_f491)),
         ClientConfig::default(),
@@ -46,14 +37,14 @@ fn stack_new_in(slots: &'static mut Slots) -> ClientIn {
 /// `open` (URL, slot, handshake request).
 #[no_mangle]
 #[inline(never)]
-fn stack_open(client: &mut ClientIn, now: Instant) -> Result<ConnId, OpenError> {
+fn stack_open(client: &mut Client, now: Instant) -> Result<ConnId, OpenError> {
     client.open(black_box("ws://echo.local:8080/stream"), now)
 }
 
 /// One turn of `poll` until `None`: (connected, closed).
 #[no_mangle]
 #[inline(never)]
-fn stack_poll(client: &mut ClientIn, now: Instant) -> (bool, bool) {
+fn stack_poll(client: &mut Client, now: Instant) -> (bool, bool) {
     let (mut connected, mut closed) = (false, false);
     while let Some((_, ev)) = client.poll(now) {
         match ev {
@@ -73,19 +64,22 @@ fn stack_poll(client: &mut ClientIn, now: Instant) -> (bool, bool) {
 /// `send_text` and `ping`.
 #[no_mangle]
 #[inline(never)]
-fn stack_send(client: &mut ClientIn, id: ConnId) {
+fn stack_send(client: &mut Client, id: ConnId) {
     let _ = client.send_text(id, black_box("hello"));
     let _ = client.ping(id, black_box(b"p"));
 }
 
 #[no_mangle]
 pub extern "C" fn _start() -> ! {
-    // By value, for its measure only.
-    black_box(stack_new().connection_count());
     // SAFETY: `_start` runs once, alone (one hart, no interrupts), and this
-    // is the only place that names SLOTS: the reference is unique.
-    let slots = unsafe { &mut *core::ptr::addr_of_mut!(SLOTS) };
-    let mut client = stack_new_in(slots);
+    // is the only place that names SLOTS and SERVER: the references are unique.
+    let (slots, server) = unsafe {
+        (
+            &mut *core::ptr::addr_of_mut!(SLOTS),
+            &mut *core::ptr::addr_of_mut!(SERVER),
+        )
+    };
+    let mut client = stack_new(slots, server);
     let mut t = 0u64;
     let id = stack_open(&mut client, Instant::from_millis(t));
     let mut done = id.is_err();
