@@ -298,6 +298,21 @@ struct RequestSpans {
     host: (u16, u16),
 }
 
+impl RequestSpans {
+    /// The spans of a written request, if every offset fits in 16 bits:
+    /// one check, on the largest (each span's end is at or after its start).
+    fn of(request: &handshake::RequestLayout) -> Option<Self> {
+        let last = request.key_at.max(request.protocols.1).max(request.host.1);
+        u16::try_from(last).ok()?;
+        let span = |at: usize| at as u16;
+        Some(RequestSpans {
+            key_at: span(request.key_at),
+            protocols: (span(request.protocols.0), span(request.protocols.1)),
+            host: (span(request.host.0), span(request.host.1)),
+        })
+    }
+}
+
 /// The smallest receive buffer with which every frame makes progress: it holds
 /// the largest control frame (2 + 125 bytes) and the largest unmasked data
 /// header.
@@ -377,12 +392,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if !tx.reserve_total(request.len.saturating_add(CONTROL_RESERVE)) {
             return Err(SendError::RequestTooLarge);
         }
-        let span = |at: usize| u16::try_from(at).map_err(|_| SendError::RequestTooLarge);
-        Ok(RequestSpans {
-            key_at: span(request.key_at)?,
-            protocols: (span(request.protocols.0)?, span(request.protocols.1)?),
-            host: (span(request.host.0)?, span(request.host.1)?),
-        })
+        RequestSpans::of(&request).ok_or(SendError::RequestTooLarge)
     }
 
     /// A connection over `tx_storage` that has not started (closed, nothing
@@ -1231,12 +1241,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let key_at = new.key_at;
         self.tx.storage_mut()[key_at..key_at + KEY_LEN]
             .copy_from_slice(&handshake::encode_key(&nonce));
-        let span = |at: usize| u16::try_from(at).map_err(|_| RedirectRefusal::TooLarge);
-        self.request = RequestSpans {
-            key_at: span(new.key_at)?,
-            protocols: (span(new.protocols.0)?, span(new.protocols.1)?),
-            host: (span(new.host.0)?, span(new.host.1)?),
-        };
+        self.request = RequestSpans::of(&new).ok_or(RedirectRefusal::TooLarge)?;
         if !self
             .tx
             .reserve_total(new.len.saturating_add(CONTROL_RESERVE))

@@ -81,25 +81,34 @@ fn base64_into(input: &[u8], out: &mut [u8]) {
     let _ = engine.encode_slice(input, out);
 }
 
-/// A bounded writer over a byte slice.
+/// A bounded writer over a byte slice. Past the end it is spent: nothing
+/// more is written, and [`end`](Self::end) says so once for the whole
+/// request (a check after every piece cost about 10 bytes of code each on
+/// the ESP32).
 pub(crate) struct Writer<'a> {
     pub(crate) buf: &'a mut [u8],
+    /// Bytes written so far; `usize::MAX` once spent.
     pub(crate) at: usize,
 }
 
 impl Writer<'_> {
-    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), SendError> {
-        let end = self.at + bytes.len();
-        let dst = self
+    /// Appends `bytes`, or spends the writer if they do not fit.
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
+        match self
             .buf
-            .get_mut(self.at..end)
-            .ok_or(SendError::RequestTooLarge)?;
-        dst.copy_from_slice(bytes);
-        self.at = end;
-        Ok(())
+            .get_mut(self.at..)
+            .and_then(|b| b.get_mut(..bytes.len()))
+        {
+            Some(dst) => {
+                dst.copy_from_slice(bytes);
+                self.at += bytes.len();
+            }
+            None => self.at = usize::MAX,
+        }
     }
 
-    pub(crate) fn put_u16(&mut self, mut n: u16) -> Result<(), SendError> {
+    /// Appends `n` in decimal, or spends the writer.
+    pub(crate) fn push_u16(&mut self, mut n: u16) {
         let mut digits = [0u8; 5];
         let mut i = digits.len();
         loop {
@@ -110,7 +119,27 @@ impl Writer<'_> {
                 break;
             }
         }
-        self.put(&digits[i..])
+        self.push(&digits[i..]);
+    }
+
+    /// The length written, unless the writer is spent.
+    pub(crate) fn end(&self) -> Result<usize, SendError> {
+        match self.at {
+            usize::MAX => Err(SendError::RequestTooLarge),
+            at => Ok(at),
+        }
+    }
+
+    /// [`push`](Self::push), checked at once.
+    pub(crate) fn put(&mut self, bytes: &[u8]) -> Result<(), SendError> {
+        self.push(bytes);
+        self.end().map(drop)
+    }
+
+    /// [`push_u16`](Self::push_u16), checked at once.
+    pub(crate) fn put_u16(&mut self, n: u16) -> Result<(), SendError> {
+        self.push_u16(n);
+        self.end().map(drop)
     }
 }
 
@@ -189,37 +218,37 @@ pub fn write_request_with(
     }
     let (at, host) = write_request_start(out, url)?;
     let mut w = Writer { buf: out, at };
-    w.put(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ")?;
+    w.push(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ");
     let key_at = w.at;
-    w.put(key)?;
-    w.put(b"\r\nSec-WebSocket-Version: 13\r\n")?;
+    w.push(key);
+    w.push(b"\r\nSec-WebSocket-Version: 13\r\n");
     let mut protocols = (0, 0);
     if !opts.protocols.is_empty() {
-        w.put(b"Sec-WebSocket-Protocol: ")?;
+        w.push(b"Sec-WebSocket-Protocol: ");
         let start = w.at;
         for (i, p) in opts.protocols.iter().enumerate() {
             if i > 0 {
-                w.put(b", ")?;
+                w.push(b", ");
             }
-            w.put(p.as_bytes())?;
+            w.push(p.as_bytes());
         }
         protocols = (start, w.at);
-        w.put(b"\r\n")?;
+        w.push(b"\r\n");
     }
     if let Some(ext) = extensions {
-        w.put(b"Sec-WebSocket-Extensions: ")?;
-        w.put(ext)?;
-        w.put(b"\r\n")?;
+        w.push(b"Sec-WebSocket-Extensions: ");
+        w.push(ext);
+        w.push(b"\r\n");
     }
     for (name, value) in opts.headers {
-        w.put(name.as_bytes())?;
-        w.put(b": ")?;
-        w.put(value.as_bytes())?;
-        w.put(b"\r\n")?;
+        w.push(name.as_bytes());
+        w.push(b": ");
+        w.push(value.as_bytes());
+        w.push(b"\r\n");
     }
-    w.put(b"\r\n")?;
+    w.push(b"\r\n");
     Ok(RequestLayout {
-        len: w.at,
+        len: w.end()?,
         key_at,
         protocols,
         host,
@@ -234,27 +263,27 @@ pub(crate) fn write_request_start(
     url: &Url<'_>,
 ) -> Result<(usize, (usize, usize)), SendError> {
     let mut w = Writer { buf: out, at: 0 };
-    w.put(b"GET ")?;
+    w.push(b"GET ");
     if url.resource.starts_with('?') {
-        w.put(b"/")?;
+        w.push(b"/");
     }
-    w.put(url.resource.as_bytes())?;
-    w.put(b" HTTP/1.1\r\nHost: ")?;
+    w.push(url.resource.as_bytes());
+    w.push(b" HTTP/1.1\r\nHost: ");
     if url.ipv6 {
-        w.put(b"[")?;
+        w.push(b"[");
     }
     let host_at = w.at;
-    w.put(url.host.as_bytes())?;
+    w.push(url.host.as_bytes());
     let host = (host_at, w.at);
     if url.ipv6 {
-        w.put(b"]")?;
+        w.push(b"]");
     }
     if !url.default_port() {
-        w.put(b":")?;
-        w.put_u16(url.port)?;
+        w.push(b":");
+        w.push_u16(url.port);
     }
-    w.put(b"\r\n")?;
-    Ok((w.at, host))
+    w.push(b"\r\n");
+    Ok((w.end()?, host))
 }
 
 /// A valid `101 Switching Protocols` response.
