@@ -634,11 +634,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         // is taken, the silence is timed all the same.
         let mut payload = [0u8; 4];
         if self.rng.fill(&mut payload).is_ok() {
-            if let Ok(key) = self.mask_key() {
-                let _ = self
-                    .tx
-                    .push_frame(Class::Pong, OpCode::Ping, true, &payload, key);
-            }
+            let _ = self.queue(Class::Pong, OpCode::Ping, true, &payload);
         }
         let timeout = u64::from(self.limits.pong_timeout_ms);
         self.keepalive = Keepalive {
@@ -842,11 +838,12 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                     if !self.tx.has_room(Class::Pong, payload.len()) {
                         return Ok(None);
                     }
-                    let key = self.mask_key().map_err(|_| self.fail_silently())?;
-                    // has_room said yes, so this cannot be refused.
-                    let _ = self
-                        .tx
-                        .push_frame(Class::Pong, OpCode::Pong, true, payload, key);
+                    // has_room said yes, so only the random source can fail.
+                    if let Err(SendError::Random(_)) =
+                        self.queue(Class::Pong, OpCode::Pong, true, payload)
+                    {
+                        return Err(self.fail_silently());
+                    }
                 }
                 Ok(Some(Event::Ping(payload)))
             }
@@ -858,11 +855,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                     // answered with an empty close.
                     let code = frame.code.map(u16::to_be_bytes);
                     let echo: &[u8] = code.as_ref().map_or(&[], |c| c);
-                    if let Ok(key) = self.mask_key() {
-                        let _ = self
-                            .tx
-                            .push_frame(Class::Close, OpCode::Close, true, echo, key);
-                    }
+                    let _ = self.queue(Class::Close, OpCode::Close, true, echo);
                 }
                 self.phase = Phase::Closed;
                 self.frame = None;
@@ -941,12 +934,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     /// closes.
     fn close_and_stop(&mut self, code: u16) {
         if let Phase::Open = self.phase {
-            if let Ok(key) = self.mask_key() {
-                let code = code.to_be_bytes();
-                let _ = self
-                    .tx
-                    .push_frame(Class::Close, OpCode::Close, true, &code, key);
-            }
+            let _ = self.queue(Class::Close, OpCode::Close, true, &code.to_be_bytes());
         }
         self.phase = Phase::Closed;
         self.frame = None;
@@ -958,6 +946,20 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     fn fail_silently(&mut self) -> Error {
         self.phase = Phase::Closed;
         Error::Random
+    }
+
+    /// Queues one frame, masked with a fresh key (drawn first, so a refused
+    /// frame used one too). One call for every frame queued: each caller
+    /// drawing its key was about 20 bytes of code per caller on the ESP32.
+    fn queue(
+        &mut self,
+        class: Class,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let key = self.mask_key()?;
+        self.tx.push_frame(class, opcode, fin, payload, key)
     }
 
     fn mask_key(&mut self) -> Result<[u8; 4], SendError> {
@@ -1010,8 +1012,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         {
             return self.send_compressed(opcode, data);
         }
-        let key = self.mask_key()?;
-        self.tx.push_frame(Class::Data, opcode, true, data, key)
+        self.queue(Class::Data, opcode, true, data)
     }
 
     /// Queues a whole message compressed, with RSV1 set; uncompressed if
@@ -1064,8 +1065,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if kind == DataKind::Text && (utf8.feed(data).is_err() || (fin && !utf8.is_complete())) {
             return Err(SendError::InvalidUtf8);
         }
-        let key = self.mask_key()?;
-        self.tx.push_frame(Class::Data, opcode, fin, data, key)?;
+        self.queue(Class::Data, opcode, fin, data)?;
         self.tx_utf8 = utf8;
         self.sending = (!fin).then_some(kind);
         Ok(())
@@ -1081,9 +1081,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong);
         }
-        let key = self.mask_key()?;
-        self.tx
-            .push_frame(Class::Data, OpCode::Ping, true, payload, key)
+        self.queue(Class::Data, OpCode::Ping, true, payload)
     }
 
     /// Starts the close handshake: queues a close frame with `code` and
@@ -1112,13 +1110,11 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                 let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
                 payload[..2].copy_from_slice(&code.to_be_bytes());
                 payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-                let key = self.mask_key()?;
-                self.tx.push_frame(
+                self.queue(
                     Class::Close,
                     OpCode::Close,
                     true,
                     &payload[..2 + reason.len()],
-                    key,
                 )?;
                 self.phase = Phase::Closing {
                     deadline: now.plus_millis(u64::from(self.limits.close_timeout_ms)),
