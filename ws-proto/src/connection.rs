@@ -177,6 +177,26 @@ enum Step<'i> {
     Next(usize),
 }
 
+/// Why the frame loop failed the connection (private plumbing): the two
+/// [`Error`]s it can end with, in two bytes instead of an `Error`'s forty,
+/// which every `Result` of the loop carried.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// [`Error::Protocol`].
+    Protocol(ProtocolError),
+    /// [`Error::Random`].
+    Random,
+}
+
+impl From<Fault> for Error {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Protocol(e) => Error::Protocol(e),
+            Fault::Random => Error::Random,
+        }
+    }
+}
+
 /// The connection's lifecycle, as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
@@ -705,7 +725,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         frame: InFrame,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
+    ) -> Result<Step<'i>, Fault> {
         if self.ext.rx_compressed() {
             return self.recv_inflate(frame, input, pos);
         }
@@ -740,7 +760,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
 
     /// A frame header at `input[pos..]`: a control frame is handled whole, a
     /// data frame starts (and comes whole when it is all in `input`).
-    fn recv_header<'i>(&mut self, input: &'i [u8], pos: usize) -> Result<Step<'i>, Error> {
+    fn recv_header<'i>(&mut self, input: &'i [u8], pos: usize) -> Result<Step<'i>, Fault> {
         let rest = &input[pos..];
         let parsed = FrameHeader::parse(rest).map_err(|e| self.fail(e))?;
         let Some((header, header_len)) = parsed else {
@@ -778,7 +798,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         header: &FrameHeader,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
+    ) -> Result<Step<'i>, Fault> {
         let kind = match (header.opcode, self.message) {
             (OpCode::Continuation, Some(kind)) => kind,
             (OpCode::Continuation, None) => {
@@ -831,7 +851,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         &mut self,
         opcode: OpCode,
         payload: &'i [u8],
-    ) -> Result<Option<Event<'i>>, Error> {
+    ) -> Result<Option<Event<'i>>, Fault> {
         match opcode {
             OpCode::Ping => {
                 if let Phase::Open = self.phase {
@@ -882,7 +902,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         frame: InFrame,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
+    ) -> Result<Step<'i>, Fault> {
         let avail = (input.len() - pos) as u64;
         let n = frame.remaining.min(avail) as usize;
         if n == 0 && frame.remaining > 0 {
@@ -925,9 +945,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
 
     /// Fails the connection: queues a close frame with the error's code
     /// (unless ours was already sent) and closes.
-    fn fail(&mut self, e: ProtocolError) -> Error {
+    fn fail(&mut self, e: ProtocolError) -> Fault {
         self.close_and_stop(e.close_code());
-        Error::Protocol(e)
+        Fault::Protocol(e)
     }
 
     /// Queues a close frame with `code` (unless ours was already sent) and
@@ -943,9 +963,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     }
 
     /// Closes without a close frame (the random source failed).
-    fn fail_silently(&mut self) -> Error {
+    fn fail_silently(&mut self) -> Fault {
         self.phase = Phase::Closed;
-        Error::Random
+        Fault::Random
     }
 
     /// Queues one frame, masked with a fresh key (drawn first, so a refused
