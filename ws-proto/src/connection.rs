@@ -23,7 +23,8 @@ pub struct Config {
     /// The largest message accepted, summed over its fragments. A frame that
     /// would pass it fails the connection with 1009 as soon as its header
     /// arrives, before any of its payload is read. Set it to the capacity of
-    /// the [`crate::Assembler`] when whole messages are wanted.
+    /// the [`crate::Assembler`] when whole messages are wanted. (On a
+    /// 32-bit target a single frame over 4 GiB fails with 1009 too.)
     pub max_message_size: u64,
     /// The longest handshake response header accepted.
     pub max_response_header: usize,
@@ -223,7 +224,9 @@ enum Phase {
 struct InFrame {
     kind: DataKind,
     fin: bool,
-    remaining: u64,
+    /// Payload bytes still to come (`usize`: checked to fit when the frame
+    /// started, so the per-piece arithmetic is one register on 32-bit).
+    remaining: usize,
 }
 
 /// A WebSocket client connection, sans I/O.
@@ -729,13 +732,12 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if self.ext.rx_compressed() {
             return self.recv_inflate(frame, input, pos);
         }
-        let avail = (input.len() - pos) as u64;
-        let n = frame.remaining.min(avail) as usize;
+        let n = frame.remaining.min(input.len() - pos);
         if n == 0 && frame.remaining > 0 {
             return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
         }
         let data = &input[pos..pos + n];
-        let remaining = frame.remaining - n as u64;
+        let remaining = frame.remaining - n;
         let fin = remaining == 0 && frame.fin;
         self.frame = (remaining > 0).then_some(InFrame { remaining, ..frame });
         if frame.kind == DataKind::Text
@@ -808,19 +810,23 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             (OpCode::Text, None) => DataKind::Text,
             (_, None) => DataKind::Binary,
         };
-        let len = header.payload_len;
-        let total_len = self.message_len.saturating_add(len);
+        let total_len = self.message_len.saturating_add(header.payload_len);
         let compressed = match self.message {
             None => header.rsv == RSV1,
             Some(_) => self.ext.rx_compressed(),
         };
-        if total_len > compressed_cap(self.limits.max_message_size, compressed) {
+        // A frame within the limit is counted in `usize` from here on; on a
+        // 32-bit target a single frame over 4 GiB is refused as too big.
+        let len = usize::try_from(header.payload_len).ok();
+        let Some(len) =
+            len.filter(|_| total_len <= compressed_cap(self.limits.max_message_size, compressed))
+        else {
             return Err(self.fail(ProtocolError::MessageTooBig));
-        }
+        };
         // Fast path: a whole single-frame message already in the input.
-        let whole = usize::try_from(len)
-            .ok()
-            .and_then(|l| input.get(pos..)?.get(..l))
+        let whole = input
+            .get(pos..)
+            .and_then(|rest| rest.get(..len))
             .filter(|_| header.fin && self.message.is_none() && !compressed);
         if let Some(payload) = whole {
             let event = match kind {
@@ -903,12 +909,11 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         input: &'i [u8],
         pos: usize,
     ) -> Result<Step<'i>, Fault> {
-        let avail = (input.len() - pos) as u64;
-        let n = frame.remaining.min(avail) as usize;
+        let n = frame.remaining.min(input.len() - pos);
         if n == 0 && frame.remaining > 0 {
             return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
         }
-        let last = frame.fin && n as u64 == frame.remaining;
+        let last = frame.fin && n == frame.remaining;
         let limit = self.limits.max_message_size;
         let result = self.ext.inflate(&input[pos..pos + n], last, limit);
         let done = matches!(result, Ok((_, true)));
@@ -925,7 +930,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             Ok((used, _)) => used,
             Err(e) => return Err(self.fail(e)),
         };
-        let remaining = frame.remaining - used as u64;
+        let remaining = frame.remaining - used;
         // The frame stays current while its payload lasts, and at the
         // message's end until the tail is inflated.
         let current = remaining > 0 || (frame.fin && !done);
