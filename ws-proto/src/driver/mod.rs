@@ -470,9 +470,8 @@ where
 
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let config = self.config;
         for s in self.slots_mut() {
-            s.handle_timeout(now, &config);
+            s.handle_timeout(now);
         }
     }
 

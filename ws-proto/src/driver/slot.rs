@@ -314,6 +314,8 @@ where
             // Not known to be drained yet: wait for readiness or the grace's end.
             (Drain::Grace(_), Io::WouldBlock) => {}
             (Drain::Failed(e) | Drain::Grace(e) | Drain::Over(e), _) => {
+                // Reported: no grace runs any more.
+                self.drain = Drain::Over(e);
                 session.handle_link_error(e);
             }
             (Drain::None, Io::Eof) => session.handle_eof(),
@@ -356,8 +358,8 @@ where
         self.ready.read_closed = true;
     }
 
-    /// Starts the drain's grace at `now` if it has not started, and ends it
-    /// at its deadline.
+    /// Before a read is handed out: whether the drain (if one runs) is
+    /// within its grace, which starts at the drain's first read.
     fn drain_clock(&mut self, now: Instant, grace_ms: u64) {
         let e = match self.drain {
             Drain::Failed(e) => {
@@ -374,22 +376,23 @@ where
         };
     }
 
-    pub(crate) fn handle_timeout(&mut self, now: Instant, config: &DriverConfig) {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
         match self.link {
             Link::Resolve { .. } | Link::Connect { .. } if now >= self.deadline => {
                 self.fail(LinkError::ConnectTimeout);
             }
-            Link::Up => {
-                self.drain_clock(now, config.drain_grace_ms);
-                // The grace ran out with the socket still silent: drained.
-                if let (Drain::Over(e), false) = (self.drain, self.ready.readable) {
-                    self.fail(e);
+            Link::Resolve { .. } | Link::Connect { .. } | Link::Up => {
+                // A grace runs only while `Up` (a redirect clears the drain).
+                if let Drain::Grace(e) = self.drain {
+                    if now >= self.deadline {
+                        self.drain = Drain::Over(e);
+                        // The socket stayed silent: drained. (If it is
+                        // readable, the next read says.)
+                        if !self.ready.readable {
+                            self.fail(e);
+                        }
+                    }
                 }
-                if let Some(s) = self.session.as_mut() {
-                    s.handle_timeout(now);
-                }
-            }
-            Link::Resolve { .. } | Link::Connect { .. } => {
                 if let Some(s) = self.session.as_mut() {
                     s.handle_timeout(now);
                 }
@@ -401,21 +404,18 @@ where
 
     /// The earliest deadline of the slot.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let session = self.session.as_ref();
-        match self.link {
-            Link::Resolve { .. } | Link::Connect { .. } => {
-                let proto = session.and_then(Session::poll_timeout);
-                Some(proto.map_or(self.deadline, |p| p.min(self.deadline)))
-            }
-            Link::Up => {
-                let proto = session.and_then(Session::poll_timeout);
-                let grace = matches!(self.drain, Drain::Grace(_))
-                    && session.is_some_and(|s| s.link_end().is_none());
-                let drain = grace.then_some(self.deadline);
-                proto.into_iter().chain(drain).min()
-            }
-            Link::Linger { .. } => Some(self.deadline),
-            Link::Free | Link::Release => None,
+        // The slot's own deadline (connect, drain's grace), then the
+        // session's timers.
+        let own = match self.link {
+            Link::Resolve { .. } | Link::Connect { .. } => Some(self.deadline),
+            Link::Up if matches!(self.drain, Drain::Grace(_)) => Some(self.deadline),
+            Link::Up => None,
+            Link::Linger { .. } => return Some(self.deadline),
+            Link::Free | Link::Release => return None,
+        };
+        match (self.session.as_ref().and_then(Session::poll_timeout), own) {
+            (Some(p), Some(o)) => Some(p.min(o)),
+            (p, o) => p.or(o),
         }
     }
 
