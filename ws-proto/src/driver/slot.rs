@@ -549,8 +549,9 @@ where
             return None;
         }
         // After a failed write, reads drain the socket until it says
-        // WouldBlock (after the grace) or its end; with no room, the buffered events go out
-        // first (`poll_event` frees the room) and the drain goes on.
+        // WouldBlock (after the grace) or its end; with no room, the
+        // buffered events go out first (`poll_event` frees the room) and
+        // the drain goes on.
         let buf = session.read_buf();
         if buf.is_empty() {
             return None;
