@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use crate::deflate::negotiate::Negotiation;
-use crate::deflate::{Agreed, DeflateConfig, DeflateError};
+use crate::deflate::{Agreed, DeflateConfig};
 use crate::error::{HandshakeError, SendError};
 use crate::url::Url;
 
@@ -355,10 +355,7 @@ pub fn parse_response_with<'i>(
             }
             accept = true;
         } else if h.name.eq_ignore_ascii_case("sec-websocket-extensions") {
-            deflate.header(value).map_err(|e| match e {
-                DeflateError::NotOffered => HandshakeError::Extension,
-                e => HandshakeError::Deflate(e),
-            })?;
+            extensions(&mut deflate, value)?;
         } else if h.name.eq_ignore_ascii_case("sec-websocket-protocol") {
             let chosen = trim(value);
             let offered_it = tokens(offered).any(|t| t == chosen);
@@ -382,6 +379,27 @@ pub fn parse_response_with<'i>(
         protocol,
         deflate: deflate.finish(),
     }))
+}
+
+/// The server's `Sec-WebSocket-Extensions` value, checked against the offer.
+#[cfg(feature = "deflate")]
+fn extensions(deflate: &mut Negotiation, value: &[u8]) -> Result<(), HandshakeError> {
+    use crate::deflate::DeflateError;
+    deflate.header(value).map_err(|e| match e {
+        DeflateError::NotOffered => HandshakeError::Extension,
+        e => HandshakeError::Deflate(e),
+    })
+}
+
+/// Without the `deflate` feature nothing is offered: any extension named (a
+/// non-empty item of the list) is one not offered. The negotiation's parser
+/// is left out of the program.
+#[cfg(not(feature = "deflate"))]
+fn extensions(_: &mut Negotiation, value: &[u8]) -> Result<(), HandshakeError> {
+    if value.iter().any(|&b| !b.is_ascii_whitespace() && b != b',') {
+        return Err(HandshakeError::Extension);
+    }
+    Ok(())
 }
 
 fn trim(v: &[u8]) -> &[u8] {
@@ -595,6 +613,17 @@ mod tests {
             b"",
             Extension,
         );
+        check(
+            &response("Sec-WebSocket-Extensions: , x-other ,\r\n"),
+            b"",
+            Extension,
+        );
+        // An empty list names no extension (with and without the feature).
+        let r = response("Sec-WebSocket-Extensions:  , ,\r\n");
+        assert!(matches!(
+            parse_response(r.as_bytes(), KEY, b"", 4096),
+            Ok(Some(_))
+        ));
         check(&response("Sec-WebSocket-Protocol: chat\r\n"), b"", Protocol);
         check(
             &response("Sec-WebSocket-Protocol: chat\r\n"),
