@@ -380,24 +380,30 @@ pub fn parse_response_with<'i>(
     let mut deflate = Negotiation::new(offer);
     for h in resp.headers.iter() {
         let value = h.value;
-        if h.name.eq_ignore_ascii_case("upgrade") {
-            upgrade |= has_token(value, b"websocket");
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            connection |= has_token(value, b"upgrade");
-        } else if h.name.eq_ignore_ascii_case("sec-websocket-accept") {
-            if accept || trim(value) != expected_accept {
-                return Err(HandshakeError::Accept);
+        // One search of a table, not a comparison call per name.
+        match CHECKED_HEADERS
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(h.name))
+        {
+            Some(0) => upgrade |= has_token(value, b"websocket"),
+            Some(1) => connection |= has_token(value, b"upgrade"),
+            Some(2) => {
+                if accept || trim(value) != expected_accept {
+                    return Err(HandshakeError::Accept);
+                }
+                accept = true;
             }
-            accept = true;
-        } else if h.name.eq_ignore_ascii_case("sec-websocket-extensions") {
-            extensions(&mut deflate, value)?;
-        } else if h.name.eq_ignore_ascii_case("sec-websocket-protocol") {
-            let chosen = trim(value);
-            let offered_it = tokens(offered).any(|t| t == chosen);
-            if protocol.is_some() || !offered_it {
-                return Err(HandshakeError::Protocol);
+            Some(3) => extensions(&mut deflate, value)?,
+            Some(_) => {
+                let chosen = trim(value);
+                let offered_it = tokens(offered).any(|t| t == chosen);
+                if protocol.is_some() || !offered_it {
+                    return Err(HandshakeError::Protocol);
+                }
+                protocol =
+                    Some(core::str::from_utf8(chosen).map_err(|_| HandshakeError::Protocol)?);
             }
-            protocol = Some(core::str::from_utf8(chosen).map_err(|_| HandshakeError::Protocol)?);
+            None => {}
         }
     }
     if !upgrade {
@@ -415,6 +421,16 @@ pub fn parse_response_with<'i>(
         deflate: deflate.finish(),
     }))
 }
+
+/// The response headers the client checks, in the order of the arms of
+/// [`parse_response_with`]'s match.
+const CHECKED_HEADERS: [&str; 5] = [
+    "upgrade",
+    "connection",
+    "sec-websocket-accept",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+];
 
 /// The server's `Sec-WebSocket-Extensions` value, checked against the offer.
 #[cfg(feature = "deflate")]
