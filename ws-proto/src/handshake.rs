@@ -6,7 +6,7 @@
 //! ("need more bytes" is `Ok(None)`, not an error) and returns how long its
 //! header was, so the bytes after it, which are already frames, are not lost.
 
-use base64::engine::general_purpose::{GeneralPurpose, PAD};
+use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 
 use crate::deflate::negotiate::Negotiation;
@@ -53,7 +53,7 @@ pub struct RequestLayout {
 pub fn encode_key(nonce: &[u8; 16]) -> [u8; KEY_LEN] {
     let mut out = [0u8; KEY_LEN];
     // 16 bytes always encode to exactly 24 characters, so this cannot fail.
-    base64_into(nonce, &mut out);
+    let _ = BASE64.encode_slice(nonce, &mut out);
     out
 }
 
@@ -71,14 +71,8 @@ pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_LEN] {
     sha.update(GUID);
     let mut out = [0u8; ACCEPT_LEN];
     // 20 bytes always encode to exactly 28 characters.
-    base64_into(&sha.digest().bytes(), &mut out);
+    let _ = BASE64.encode_slice(sha.digest().bytes(), &mut out);
     out
-}
-
-/// Standard padded base64 of `input` into `out` (at least 4/3 as long).
-fn base64_into(input: &[u8], out: &mut [u8]) {
-    let engine = GeneralPurpose::new(&base64::alphabet::STANDARD, PAD);
-    let _ = engine.encode_slice(input, out);
 }
 
 /// A bounded writer over a byte slice. Past the end it is spent: nothing
