@@ -138,8 +138,11 @@ fn storage() -> Storage<Xorshift, [u8; 1024], [u8; 256], [u8; 512]> {
     }
 }
 
-fn config() -> DriverConfig {
+/// The driver's settings; `grace` picks the drain grace after a failed write
+/// (0 as the nb and std transports, 100 ms as the async one).
+fn config(grace: bool) -> DriverConfig {
     let mut c = DriverConfig::default();
+    c.drain_grace_ms = if grace { 100 } else { 0 };
     c.proto.handshake_timeout_ms = 3_000;
     c.proto.close_timeout_ms = 2_000;
     c.proto.ping_interval_ms = 1_500;
@@ -422,8 +425,9 @@ fn check_written(m: &Model) {
     }
 }
 
-fuzz_target!(|ops: Vec<Op>| {
-    let mut d: TestDriver = Driver::new([Slot::new(), Slot::new()], config());
+fuzz_target!(|input: (bool, Vec<Op>)| {
+    let (grace, ops) = input;
+    let mut d: TestDriver = Driver::new([Slot::new(), Slot::new()], config(grace));
     let mut m = Model::default();
     let mut now = Instant::ZERO;
     for op in ops.into_iter().take(256) {

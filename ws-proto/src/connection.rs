@@ -23,7 +23,8 @@ pub struct Config {
     /// The largest message accepted, summed over its fragments. A frame that
     /// would pass it fails the connection with 1009 as soon as its header
     /// arrives, before any of its payload is read. Set it to the capacity of
-    /// the [`crate::Assembler`] when whole messages are wanted.
+    /// the [`crate::Assembler`] when whole messages are wanted. (On a
+    /// 32-bit target a single frame over 4 GiB fails with 1009 too.)
     pub max_message_size: u64,
     /// The longest handshake response header accepted.
     pub max_response_header: usize,
@@ -177,6 +178,26 @@ enum Step<'i> {
     Next(usize),
 }
 
+/// Why the frame loop failed the connection (private plumbing): the two
+/// [`Error`]s it can end with, in two bytes instead of an `Error`'s forty,
+/// which every `Result` of the loop carried.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// [`Error::Protocol`].
+    Protocol(ProtocolError),
+    /// [`Error::Random`].
+    Random,
+}
+
+impl From<Fault> for Error {
+    fn from(f: Fault) -> Self {
+        match f {
+            Fault::Protocol(e) => Error::Protocol(e),
+            Fault::Random => Error::Random,
+        }
+    }
+}
+
 /// The connection's lifecycle, as seen from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
@@ -203,7 +224,9 @@ enum Phase {
 struct InFrame {
     kind: DataKind,
     fin: bool,
-    remaining: u64,
+    /// Payload bytes still to come (`usize`: checked to fit when the frame
+    /// started, so the per-piece arithmetic is one register on 32-bit).
+    remaining: usize,
 }
 
 /// A WebSocket client connection, sans I/O.
@@ -298,6 +321,21 @@ struct RequestSpans {
     host: (u16, u16),
 }
 
+impl RequestSpans {
+    /// The spans of a written request, if every offset fits in 16 bits:
+    /// one check, on the largest (each span's end is at or after its start).
+    fn of(request: &handshake::RequestLayout) -> Option<Self> {
+        let last = request.key_at.max(request.protocols.1).max(request.host.1);
+        u16::try_from(last).ok()?;
+        let span = |at: usize| at as u16;
+        Some(RequestSpans {
+            key_at: span(request.key_at),
+            protocols: (span(request.protocols.0), span(request.protocols.1)),
+            host: (span(request.host.0), span(request.host.1)),
+        })
+    }
+}
+
 /// The smallest receive buffer with which every frame makes progress: it holds
 /// the largest control frame (2 + 125 bytes) and the largest unmasked data
 /// header.
@@ -377,12 +415,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if !tx.reserve_total(request.len.saturating_add(CONTROL_RESERVE)) {
             return Err(SendError::RequestTooLarge);
         }
-        let span = |at: usize| u16::try_from(at).map_err(|_| SendError::RequestTooLarge);
-        Ok(RequestSpans {
-            key_at: span(request.key_at)?,
-            protocols: (span(request.protocols.0)?, span(request.protocols.1)?),
-            host: (span(request.host.0)?, span(request.host.1)?),
-        })
+        RequestSpans::of(&request).ok_or(SendError::RequestTooLarge)
     }
 
     /// A connection over `tx_storage` that has not started (closed, nothing
@@ -624,11 +657,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         // is taken, the silence is timed all the same.
         let mut payload = [0u8; 4];
         if self.rng.fill(&mut payload).is_ok() {
-            if let Ok(key) = self.mask_key() {
-                let _ = self
-                    .tx
-                    .push_frame(Class::Pong, OpCode::Ping, true, &payload, key);
-            }
+            let _ = self.queue(Class::Pong, OpCode::Ping, true, &payload);
         }
         let timeout = u64::from(self.limits.pong_timeout_ms);
         self.keepalive = Keepalive {
@@ -699,17 +728,16 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         frame: InFrame,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
+    ) -> Result<Step<'i>, Fault> {
         if self.ext.rx_compressed() {
             return self.recv_inflate(frame, input, pos);
         }
-        let avail = (input.len() - pos) as u64;
-        let n = frame.remaining.min(avail) as usize;
+        let n = frame.remaining.min(input.len() - pos);
         if n == 0 && frame.remaining > 0 {
             return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
         }
         let data = &input[pos..pos + n];
-        let remaining = frame.remaining - n as u64;
+        let remaining = frame.remaining - n;
         let fin = remaining == 0 && frame.fin;
         self.frame = (remaining > 0).then_some(InFrame { remaining, ..frame });
         if frame.kind == DataKind::Text
@@ -734,7 +762,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
 
     /// A frame header at `input[pos..]`: a control frame is handled whole, a
     /// data frame starts (and comes whole when it is all in `input`).
-    fn recv_header<'i>(&mut self, input: &'i [u8], pos: usize) -> Result<Step<'i>, Error> {
+    fn recv_header<'i>(&mut self, input: &'i [u8], pos: usize) -> Result<Step<'i>, Fault> {
         let rest = &input[pos..];
         let parsed = FrameHeader::parse(rest).map_err(|e| self.fail(e))?;
         let Some((header, header_len)) = parsed else {
@@ -772,7 +800,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         header: &FrameHeader,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
+    ) -> Result<Step<'i>, Fault> {
         let kind = match (header.opcode, self.message) {
             (OpCode::Continuation, Some(kind)) => kind,
             (OpCode::Continuation, None) => {
@@ -782,19 +810,23 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             (OpCode::Text, None) => DataKind::Text,
             (_, None) => DataKind::Binary,
         };
-        let len = header.payload_len;
-        let total_len = self.message_len.saturating_add(len);
+        let total_len = self.message_len.saturating_add(header.payload_len);
         let compressed = match self.message {
             None => header.rsv == RSV1,
             Some(_) => self.ext.rx_compressed(),
         };
-        if total_len > compressed_cap(self.limits.max_message_size, compressed) {
+        // A frame within the limit is counted in `usize` from here on; on a
+        // 32-bit target a single frame over 4 GiB is refused as too big.
+        let len = usize::try_from(header.payload_len).ok();
+        let Some(len) =
+            len.filter(|_| total_len <= compressed_cap(self.limits.max_message_size, compressed))
+        else {
             return Err(self.fail(ProtocolError::MessageTooBig));
-        }
+        };
         // Fast path: a whole single-frame message already in the input.
-        let whole = usize::try_from(len)
-            .ok()
-            .and_then(|l| input.get(pos..)?.get(..l))
+        let whole = input
+            .get(pos..)
+            .and_then(|rest| rest.get(..len))
             .filter(|_| header.fin && self.message.is_none() && !compressed);
         if let Some(payload) = whole {
             let event = match kind {
@@ -825,18 +857,19 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         &mut self,
         opcode: OpCode,
         payload: &'i [u8],
-    ) -> Result<Option<Event<'i>>, Error> {
+    ) -> Result<Option<Event<'i>>, Fault> {
         match opcode {
             OpCode::Ping => {
                 if let Phase::Open = self.phase {
                     if !self.tx.has_room(Class::Pong, payload.len()) {
                         return Ok(None);
                     }
-                    let key = self.mask_key().map_err(|_| self.fail_silently())?;
-                    // has_room said yes, so this cannot be refused.
-                    let _ = self
-                        .tx
-                        .push_frame(Class::Pong, OpCode::Pong, true, payload, key);
+                    // has_room said yes, so only the random source can fail.
+                    if let Err(SendError::Random(_)) =
+                        self.queue(Class::Pong, OpCode::Pong, true, payload)
+                    {
+                        return Err(self.fail_silently());
+                    }
                 }
                 Ok(Some(Event::Ping(payload)))
             }
@@ -848,11 +881,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                     // answered with an empty close.
                     let code = frame.code.map(u16::to_be_bytes);
                     let echo: &[u8] = code.as_ref().map_or(&[], |c| c);
-                    if let Ok(key) = self.mask_key() {
-                        let _ = self
-                            .tx
-                            .push_frame(Class::Close, OpCode::Close, true, echo, key);
-                    }
+                    let _ = self.queue(Class::Close, OpCode::Close, true, echo);
                 }
                 self.phase = Phase::Closed;
                 self.frame = None;
@@ -879,13 +908,12 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         frame: InFrame,
         input: &'i [u8],
         pos: usize,
-    ) -> Result<Step<'i>, Error> {
-        let avail = (input.len() - pos) as u64;
-        let n = frame.remaining.min(avail) as usize;
+    ) -> Result<Step<'i>, Fault> {
+        let n = frame.remaining.min(input.len() - pos);
         if n == 0 && frame.remaining > 0 {
             return Ok(Step::Done(Received::need(pos, Progress::NeedInput)));
         }
-        let last = frame.fin && n as u64 == frame.remaining;
+        let last = frame.fin && n == frame.remaining;
         let limit = self.limits.max_message_size;
         let result = self.ext.inflate(&input[pos..pos + n], last, limit);
         let done = matches!(result, Ok((_, true)));
@@ -902,7 +930,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
             Ok((used, _)) => used,
             Err(e) => return Err(self.fail(e)),
         };
-        let remaining = frame.remaining - used as u64;
+        let remaining = frame.remaining - used;
         // The frame stays current while its payload lasts, and at the
         // message's end until the tail is inflated.
         let current = remaining > 0 || (frame.fin && !done);
@@ -922,21 +950,16 @@ impl<R: Random, S: Buffer> Connection<R, S> {
 
     /// Fails the connection: queues a close frame with the error's code
     /// (unless ours was already sent) and closes.
-    fn fail(&mut self, e: ProtocolError) -> Error {
+    fn fail(&mut self, e: ProtocolError) -> Fault {
         self.close_and_stop(e.close_code());
-        Error::Protocol(e)
+        Fault::Protocol(e)
     }
 
     /// Queues a close frame with `code` (unless ours was already sent) and
     /// closes.
     fn close_and_stop(&mut self, code: u16) {
         if let Phase::Open = self.phase {
-            if let Ok(key) = self.mask_key() {
-                let code = code.to_be_bytes();
-                let _ = self
-                    .tx
-                    .push_frame(Class::Close, OpCode::Close, true, &code, key);
-            }
+            let _ = self.queue(Class::Close, OpCode::Close, true, &code.to_be_bytes());
         }
         self.phase = Phase::Closed;
         self.frame = None;
@@ -945,9 +968,23 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     }
 
     /// Closes without a close frame (the random source failed).
-    fn fail_silently(&mut self) -> Error {
+    fn fail_silently(&mut self) -> Fault {
         self.phase = Phase::Closed;
-        Error::Random
+        Fault::Random
+    }
+
+    /// Queues one frame, masked with a fresh key (drawn first, so a refused
+    /// frame used one too). One call for every frame queued: each caller
+    /// drawing its key was about 20 bytes of code per caller on the ESP32.
+    fn queue(
+        &mut self,
+        class: Class,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<(), SendError> {
+        let key = self.mask_key()?;
+        self.tx.push_frame(class, opcode, fin, payload, key)
     }
 
     fn mask_key(&mut self) -> Result<[u8; 4], SendError> {
@@ -1000,8 +1037,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         {
             return self.send_compressed(opcode, data);
         }
-        let key = self.mask_key()?;
-        self.tx.push_frame(Class::Data, opcode, true, data, key)
+        self.queue(Class::Data, opcode, true, data)
     }
 
     /// Queues a whole message compressed, with RSV1 set; uncompressed if
@@ -1054,8 +1090,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if kind == DataKind::Text && (utf8.feed(data).is_err() || (fin && !utf8.is_complete())) {
             return Err(SendError::InvalidUtf8);
         }
-        let key = self.mask_key()?;
-        self.tx.push_frame(Class::Data, opcode, fin, data, key)?;
+        self.queue(Class::Data, opcode, fin, data)?;
         self.tx_utf8 = utf8;
         self.sending = (!fin).then_some(kind);
         Ok(())
@@ -1071,9 +1106,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong);
         }
-        let key = self.mask_key()?;
-        self.tx
-            .push_frame(Class::Data, OpCode::Ping, true, payload, key)
+        self.queue(Class::Data, OpCode::Ping, true, payload)
     }
 
     /// Starts the close handshake: queues a close frame with `code` and
@@ -1102,13 +1135,11 @@ impl<R: Random, S: Buffer> Connection<R, S> {
                 let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
                 payload[..2].copy_from_slice(&code.to_be_bytes());
                 payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
-                let key = self.mask_key()?;
-                self.tx.push_frame(
+                self.queue(
                     Class::Close,
                     OpCode::Close,
                     true,
                     &payload[..2 + reason.len()],
-                    key,
                 )?;
                 self.phase = Phase::Closing {
                     deadline: now.plus_millis(u64::from(self.limits.close_timeout_ms)),
@@ -1231,12 +1262,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         let key_at = new.key_at;
         self.tx.storage_mut()[key_at..key_at + KEY_LEN]
             .copy_from_slice(&handshake::encode_key(&nonce));
-        let span = |at: usize| u16::try_from(at).map_err(|_| RedirectRefusal::TooLarge);
-        self.request = RequestSpans {
-            key_at: span(new.key_at)?,
-            protocols: (span(new.protocols.0)?, span(new.protocols.1)?),
-            host: (span(new.host.0)?, span(new.host.1)?),
-        };
+        self.request = RequestSpans::of(&new).ok_or(RedirectRefusal::TooLarge)?;
         if !self
             .tx
             .reserve_total(new.len.saturating_add(CONTROL_RESERVE))

@@ -200,7 +200,7 @@ impl<S: Buffer> TxQueue<S> {
         let cap = self.capacity();
         if cap - self.tail < len {
             let (head, tail) = (self.head, self.tail);
-            self.buf.as_mut().copy_within(head..tail, 0);
+            crate::buffer::move_to_front(self.buf.as_mut(), head, tail);
             self.tail -= head;
             self.head = 0;
         }

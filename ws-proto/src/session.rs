@@ -388,7 +388,7 @@ where
         // quadratic (found by the echo benchmark).
         if self.end == cap && self.start > 0 && (pending <= cap / 2 || pending < MIN_RECV_BUFFER) {
             let (s, e) = (self.start, self.end);
-            self.rx.as_mut().copy_within(s..e, 0);
+            crate::buffer::move_to_front(self.rx.as_mut(), s, e);
             self.end -= s;
             self.start = 0;
         }
@@ -490,6 +490,7 @@ where
                 *ended = true;
                 Some(SessionEvent::Closed(Disconnect::Error(e)))
             }
+            #[cfg(feature = "deflate")]
             Stop::Inflated { kind, fin } => {
                 *start = pos;
                 let data = conn.inflated();
@@ -665,6 +666,9 @@ enum Stop<'a> {
     /// A message does not fit the assembler.
     TooBig,
     /// A streamed piece of a compressed message: [`Connection::inflated`].
+    /// Without the `deflate` feature no connection event is compressed, and
+    /// the arms for them are left out (310 B of the ESP32 program's flash).
+    #[cfg(feature = "deflate")]
     Inflated {
         /// Text or binary.
         kind: DataKind,
@@ -748,7 +752,7 @@ fn make_room<RX: Buffer>(rx: &mut RX, start: &mut usize, end: &mut usize, total:
         return false;
     }
     if *start + total > rx.as_ref().len() {
-        rx.as_mut().copy_within(*start..*end, 0);
+        crate::buffer::move_to_front(rx.as_mut(), *start, *end);
         *end -= *start;
         *start = 0;
     }
@@ -785,7 +789,9 @@ where
                 return (start, Stop::Hold(total));
             }
         }
-        let r = match conn.recv(now, &rx[start..]) {
+        // `recv` without its small-frame path, tried above already (and
+        // not needed after a fragment): one copy of it in the program.
+        let r = match conn.recv_general(now, &rx[start..]) {
             Ok(r) => r,
             Err(e) => {
                 assembler.reset();
@@ -812,6 +818,7 @@ where
             }
             // Inflated bytes live in the connection: copy them, and end a
             // message with an empty last piece.
+            #[cfg(feature = "deflate")]
             Event::Inflated { kind, fin } if !streaming => {
                 if assembler.push(kind, conn.inflated(), false).is_err() {
                     return (start, Stop::TooBig);
@@ -824,6 +831,7 @@ where
                     Ok(None) | Err(_) => Stop::TooBig,
                 }
             }
+            #[cfg(feature = "deflate")]
             Event::Inflated { kind, fin } => Stop::Inflated { kind, fin },
             Event::Text(t) if !streaming => {
                 assembler.note_whole(t.len());

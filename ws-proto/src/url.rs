@@ -39,69 +39,86 @@ impl<'a> Url<'a> {
     /// assert_eq!((u.host, u.ipv6, u.port, u.resource), ("::1", true, 80, "/"));
     /// ```
     pub fn parse(url: &'a str) -> Result<Self, UrlError> {
-        let (scheme, rest) = url.split_once("://").ok_or(UrlError::MissingScheme)?;
-        let secure = if scheme.eq_ignore_ascii_case("ws") {
+        // On bytes, with byte searches and checked `get`s: the `&str`
+        // pattern searches and slicing of the first version pulled in
+        // `TwoWaySearcher` and the str slicing panic path (1.9 KiB of the
+        // ESP32 program's flash for a one-time parse).
+        let b = url.as_bytes();
+        let colon = b
+            .windows(3)
+            .position(|w| matches!(w, [b':', b'/', b'/']))
+            .ok_or(UrlError::MissingScheme)?;
+        let scheme = &b[..colon];
+        let secure = if scheme.eq_ignore_ascii_case(b"ws") {
             false
-        } else if scheme.eq_ignore_ascii_case("wss") {
+        } else if scheme.eq_ignore_ascii_case(b"wss") {
             true
         } else {
             return Err(UrlError::UnsupportedScheme);
         };
-        if rest.contains('#') {
+        let from = colon + 3;
+        let rest = &b[from..];
+        if find(rest, b'#').is_some() {
             return Err(UrlError::Fragment);
         }
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, resource) = rest.split_at(split);
-        if authority.contains('@') {
+        let split = from
+            + rest
+                .iter()
+                .position(|&c| c == b'/' || c == b'?')
+                .unwrap_or(rest.len());
+        let authority = &b[from..split];
+        if find(authority, b'@').is_some() {
             return Err(UrlError::UserInfo);
         }
-        let (host, ipv6, port) = if let Some(after) = authority.strip_prefix('[') {
-            let (host, after) = after.split_once(']').ok_or(UrlError::InvalidHost)?;
+        // The host's span in `url`, and the port's bytes if any.
+        let (host, ipv6, port) = if authority.first() == Some(&b'[') {
+            let close = find(authority, b']').ok_or(UrlError::InvalidHost)?;
+            let host = &authority[1..close];
             if host.is_empty()
                 || !host
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                    .iter()
+                    .all(|&c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
             {
                 return Err(UrlError::InvalidHost);
             }
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or(UrlError::InvalidHost)?),
+            let port = match &authority[close + 1..] {
+                [] => None,
+                [b':', p @ ..] => Some(p),
+                _ => return Err(UrlError::InvalidHost),
             };
-            (host, true, port)
+            ((from + 1, from + close), true, port)
         } else {
-            let (host, port) = match authority.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            };
+            let end = find(authority, b':').unwrap_or(authority.len());
+            let host = &authority[..end];
             if host.is_empty() {
                 return Err(UrlError::EmptyHost);
             }
             if !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
             {
                 return Err(UrlError::InvalidHost);
             }
-            (host, false, port)
+            ((from, from + end), false, authority.get(end + 1..))
         };
         let port = match port {
-            None => {
-                if secure {
-                    443
-                } else {
-                    80
-                }
-            }
+            None if secure => 443,
+            None => 80,
             Some(p) => parse_port(p)?,
         };
-        if !resource.bytes().all(|b| b.is_ascii_graphic()) {
+        if !b[split..].iter().all(u8::is_ascii_graphic) {
             return Err(UrlError::InvalidPath);
         }
-        let resource = if resource.is_empty() { "/" } else { resource };
+        // Both spans end at ASCII bytes (checked above), so both `get`s are
+        // on character boundaries and succeed.
+        let resource = match url.get(split..) {
+            Some("") => "/",
+            Some(r) => r,
+            None => return Err(UrlError::InvalidPath),
+        };
         Ok(Url {
             secure,
-            host,
+            host: url.get(host.0..host.1).ok_or(UrlError::InvalidHost)?,
             ipv6,
             port,
             resource,
@@ -114,11 +131,24 @@ impl<'a> Url<'a> {
     }
 }
 
-fn parse_port(p: &str) -> Result<u16, UrlError> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
+/// The first `c` in `bytes`.
+fn find(bytes: &[u8], c: u8) -> Option<usize> {
+    bytes.iter().position(|&b| b == c)
+}
+
+/// 1 to 65535, in 1 to 5 decimal digits.
+fn parse_port(p: &[u8]) -> Result<u16, UrlError> {
+    if p.is_empty() || p.len() > 5 {
         return Err(UrlError::InvalidPort);
     }
-    match p.parse::<u16>() {
+    let mut n: u32 = 0;
+    for &d in p {
+        if !d.is_ascii_digit() {
+            return Err(UrlError::InvalidPort);
+        }
+        n = n * 10 + u32::from(d - b'0');
+    }
+    match u16::try_from(n) {
         Ok(0) | Err(_) => Err(UrlError::InvalidPort),
         Ok(n) => Ok(n),
     }

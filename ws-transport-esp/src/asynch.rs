@@ -7,7 +7,7 @@
 //!   Resolve  ─► dns.get_host_by_name(host).await
 //!   Connect  ─► connector.connect(addr).await      (the stream is kept in the slot)
 //!   Read     ─► stream.read(buf), polled once: Pending is WouldBlock, the waker stays registered
-//!               (after a failed write, Pending is tried again for a grace: crate::stream)
+//!               (after a failed write, the driver does not take it as drained for DRAIN_GRACE_MS)
 //!   Write    ─► stream.write(bytes), polled once, likewise
 //!   Shutdown ─► nothing (no half-close in embedded-io-async; the linger time bounds it)
 //!   Close    ─► the stream is dropped
@@ -25,7 +25,7 @@
 //! ```text
 //!   loop {
 //!       while let Some((id, event)) = client.poll(now()).await { handle it; send }
-//!       select(client.wait(now()), Timer::at(client.poll_timeout())).await;
+//!       select(client.wait(now()), Timer::at(client.driver().poll_timeout())).await;
 //!   }
 //! ```
 
@@ -35,7 +35,7 @@ use core::task::{Context, Poll};
 
 use embedded_io_async::ErrorKind;
 use embedded_nal_async::{AddrType, Dns, TcpConnect};
-use ws_proto::driver::{Action, ConnectOutcome, Resolution, Storage};
+use ws_proto::driver::{Action, ConnectOutcome, DriverConfig, Resolution, Storage};
 use ws_proto::{
     CommandError, ConnId, Connection, Driver, HandshakeOptions, Instant, LinkError, OpenError,
     Random, SessionEvent,
@@ -47,6 +47,18 @@ use crate::stream::{try_once, Done, Stream};
 
 /// How many actions one turn executes before handing out events again.
 const ACTIONS_PER_TURN: usize = 64;
+
+/// The driver's `drain_grace_ms` here: after a failed write, how long a
+/// `Pending` read is not taken as "drained". An executor with a reactor
+/// (tokio) learns of bytes only after the task yields, so the first read
+/// after a reset can be `Pending` with the bytes that came before it
+/// already in the socket; reporting it lost them (the reset tests of
+/// `tests/async_loopback.rs`). The driver then waits for the stream's wakeup
+/// or this deadline (`poll_timeout` includes it). 100 ms is far above a
+/// reactor's turn and short against any keepalive. (embassy-net does not
+/// need it: after a reset its reads return what its buffer holds, then the
+/// error, at once.)
+const DRAIN_GRACE_MS: u64 = 100;
 
 /// The driver of an [`AsyncClient`], over the caller's slots.
 pub type AsyncDriver<
@@ -80,7 +92,7 @@ pub type AsyncDriver<
 /// let id = client.open("ws://192.168.1.10:8080/", None, now())?;
 /// loop {
 ///     while let Some((id, event)) = client.poll(now()).await { /* ... */ }
-///     let at = client.poll_timeout().map_or(u64::MAX, |t| t.millis());
+///     let at = client.driver().poll_timeout().map_or(u64::MAX, |t| t.millis());
 ///     select(client.wait(now()), Timer::at(embassy_time::Instant::from_millis(at))).await;
 /// }
 /// ```
@@ -127,7 +139,13 @@ where
             connector,
             dns,
             rng,
-            driver: Driver::new(slots, config.driver()),
+            driver: Driver::new(
+                slots,
+                DriverConfig {
+                    drain_grace_ms: DRAIN_GRACE_MS,
+                    ..config.driver()
+                },
+            ),
             streams: core::array::from_fn(|_| None),
         }
     }
@@ -172,21 +190,11 @@ where
     }
 
     /// The driver, to read: `state(id)`, `connection_count()`,
-    /// `lingering()`.
+    /// `lingering()`, and `poll_timeout()`: when [`poll`](Self::poll) must
+    /// run again at the latest (race [`wait`](Self::wait) with a timer for
+    /// it).
     pub fn driver(&self) -> &AsyncDriver<'a, R, CONNS, RX, TX, MSG> {
         &self.driver
-    }
-
-    /// When [`poll`](Self::poll) must run again at the latest: the driver's
-    /// next timer, or the end of a drain's grace after a failed write. Race
-    /// [`wait`](Self::wait) with a timer for it.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let drains = self
-            .streams
-            .iter()
-            .flatten()
-            .filter_map(Stream::drain_until);
-        drains.chain(self.driver.poll_timeout()).min()
     }
 
     /// Whether the network is up (embassy: `stack.is_config_up()`). While it
@@ -211,7 +219,7 @@ where
     /// Waits until a stream moved bytes (read into the receive buffer, or
     /// written) or the driver asks to resolve or connect: then
     /// [`poll`](Self::poll) has something to do. Cancel-safe: race it with
-    /// a timer for [`poll_timeout`](Self::poll_timeout).
+    /// a timer for the driver's `poll_timeout`.
     pub async fn wait(&mut self, now: Instant) {
         poll_fn(|cx| {
             self.driver.handle_ready_all();
@@ -227,7 +235,6 @@ where
     /// Executes actions, awaiting DNS and connects; `false` when the budget
     /// ran out.
     async fn turn(&mut self, now: Instant) -> bool {
-        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return true;
@@ -254,13 +261,10 @@ where
                     // cloned): its waker is what the stream registers.
                     let mut once = Some(other);
                     let done = poll_fn(|cx| {
-                        let done = once.take().map(|a| try_once(slot, a, now, cx));
+                        let done = once.take().map(|a| try_once(slot, a, cx));
                         Poll::Ready(done.unwrap_or(Done::Other))
                     })
                     .await;
-                    if deferred.again(id, &done) {
-                        return true;
-                    }
                     report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
                 }
             }
@@ -271,7 +275,6 @@ where
     /// Tries every read and write the driver asks for once; `true` when
     /// one moved bytes or the driver needs `poll` (resolve, connect).
     fn try_io(&mut self, now: Instant, cx: &mut Context<'_>) -> bool {
-        let mut deferred = Deferred(None);
         for _ in 0..ACTIONS_PER_TURN {
             let Some(action) = self.driver.poll_action(now) else {
                 return false;
@@ -280,10 +283,7 @@ where
             if matches!(action, Action::Resolve { .. } | Action::Connect { .. }) {
                 return true;
             }
-            let done = try_once(&mut self.streams[id.slot()], action, now, cx);
-            if deferred.again(id, &done) {
-                return false;
-            }
+            let done = try_once(&mut self.streams[id.slot()], action, cx);
             let moved = done.moved();
             report::<R, CONNS, RX, TX, MSG>(&mut self.driver, id, done);
             if moved {
@@ -304,23 +304,6 @@ where
     }
 }
 
-/// The first read of a pass that was deferred (a drain not known yet): the
-/// driver hands it out again until it is reported, so when it comes round
-/// a second time, every other slot had its go and the pass ends.
-struct Deferred(Option<ConnId>);
-
-impl Deferred {
-    /// Notes `done` of `id`; `true` when the pass should end.
-    fn again(&mut self, id: ConnId, done: &Done) -> bool {
-        if !matches!(done, Done::Deferred) {
-            return false;
-        }
-        let again = self.0 == Some(id);
-        self.0.get_or_insert(id);
-        again
-    }
-}
-
 /// Hands the result of [`try_once`] to the driver.
 fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: usize>(
     driver: &mut AsyncDriver<'_, R, CONNS, RX, TX, MSG>,
@@ -332,7 +315,7 @@ fn report<R, const CONNS: usize, const RX: usize, const TX: usize, const MSG: us
     match done {
         Done::Read(io) => driver.handle_read(id, io),
         Done::Write(io) => driver.handle_write(id, io),
-        Done::Deferred | Done::Other => {}
+        Done::Other => {}
     }
 }
 

@@ -66,6 +66,9 @@ impl ClientConfig {
             linger_ms: self.linger_ms,
             streaming: self.streaming,
             tls: false,
+            // An `nb` read sees the socket as it is: after a failed write,
+            // one that would block means drained. (`AsyncClient` sets its own.)
+            drain_grace_ms: 0,
         }
     }
 }

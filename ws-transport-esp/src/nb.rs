@@ -104,8 +104,9 @@ fn socket_of<S>(entry: &mut Entry<S>, id: ConnId) -> Option<&mut S> {
 /// One receive call. `embedded-nal` says `WouldBlock` when no data is
 /// there, so 0 bytes is the end of the stream. `WouldBlock` is the stack's
 /// state at the call (no readiness is cached in between), so after a failed
-/// send it says the socket is drained. (The async transport cannot say so:
-/// see `crate::stream`.)
+/// send it says the socket is drained: the driver's `drain_grace_ms` is 0
+/// here (`crate::config`). (The async transport's `Pending` cannot say so:
+/// its driver has a grace, see `crate::asynch`.)
 fn receive<T: TcpClientStack>(
     stack: &mut T,
     sock: Option<&mut T::TcpSocket>,

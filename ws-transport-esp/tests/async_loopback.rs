@@ -2,8 +2,8 @@
 //! current-thread tokio executor in the test drives `AsyncClient` over
 //! tokio's TCP stream (`embedded-io-adapters`) and resolver, the stand-ins
 //! for embassy-net's `TcpClient` and `DnsSocket`. Each wait races
-//! `AsyncClient::wait` with a timer for `poll_timeout`, as an embassy task
-//! does.
+//! `AsyncClient::wait` with a timer for the driver's `poll_timeout`, as an
+//! embassy task does.
 
 mod common;
 
@@ -81,6 +81,7 @@ async fn drive<const TX: usize, const MSG: usize>(
         assert!(start.elapsed() < LIMIT, "timed out; events so far: {out:?}");
         let now = clock.now();
         let ms = c
+            .driver()
             .poll_timeout()
             .map_or(100, |t| t.millis_since(now).min(100));
         let _ = tokio::time::timeout(Duration::from_millis(ms), c.wait(now)).await;

@@ -184,6 +184,9 @@ impl ClientConfig {
             linger_ms: self.linger_ms,
             streaming: false,
             tls: cfg!(feature = "tls"),
+            // mio's reads see the socket as it is: after a failed write, a
+            // read that would block means drained.
+            drain_grace_ms: 0,
         }
     }
 }

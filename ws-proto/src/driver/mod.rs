@@ -123,10 +123,19 @@ pub struct DriverConfig {
     pub streaming: bool,
     /// Whether the transport has TLS (so `wss://` URLs are accepted).
     pub tls: bool,
+    /// After a write failed, reads drain what the socket still holds before
+    /// the failure is reported. For this long from the drain's first read,
+    /// a read that would block does not mean drained: the connection waits
+    /// for readiness or the end of it ([`poll_timeout`](Driver::poll_timeout)
+    /// includes it). 0 (the default) suits sockets whose reads see what
+    /// arrived synchronously (`nb`, mio); an async stream whose reactor
+    /// learns of bytes only after the task yields needs a grace.
+    pub drain_grace_ms: u64,
 }
 
 impl Default for DriverConfig {
-    /// ws-proto's defaults, 10 s to connect, 2 s linger, whole messages, no TLS.
+    /// ws-proto's defaults, 10 s to connect, 2 s linger, whole messages, no
+    /// TLS, no drain grace.
     fn default() -> Self {
         DriverConfig {
             proto: Config::default(),
@@ -134,6 +143,7 @@ impl Default for DriverConfig {
             linger_ms: 2_000,
             streaming: false,
             tls: false,
+            drain_grace_ms: 0,
         }
     }
 }
@@ -309,7 +319,7 @@ where
         slot.hops = 0;
         slot.visited[0] = crate::redirect::url_key(&url);
         slot.ready = Readiness::NONE;
-        slot.write_failed = Zeroed::None;
+        slot.drain = slot::Drain::None;
         Ok(slot.id(index))
     }
 

@@ -69,6 +69,31 @@ pub(crate) fn policy(link: Link, how: &Disconnect<'_>, link_end: Option<LinkEnd>
     }
 }
 
+/// The drain after a failed write: reads take what the socket still holds
+/// (a reset keeps the bytes that arrived before it readable), then the
+/// write's error is reported. `None` is the byte 0 (an empty slot is all
+/// zero bytes).
+///
+/// A read that would block ends the drain, except during the grace
+/// ([`DriverConfig::drain_grace_ms`] from the first read the drain hands
+/// out, the slot's `deadline`): then the slot waits for readiness or the
+/// grace's end, which [`Slot::poll_timeout`] includes. An async stream
+/// can say `Pending` before its reactor has seen the bytes that came
+/// before the reset; a grace of 0 is for sockets read synchronously.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Drain {
+    /// No write failed.
+    None = 0,
+    /// A write failed with this error; the grace has not started (no `now`
+    /// was seen since).
+    Failed(LinkError),
+    /// Reads handed out now are within the grace.
+    Grace(LinkError),
+    /// The grace is over: a read that would block means drained.
+    Over(LinkError),
+}
+
 /// `Option`, with `None` as the byte 0 whatever the payload's niches, so
 /// that an empty slot is all zero bytes.
 #[derive(Debug)]
@@ -98,13 +123,6 @@ impl<T> Zeroed<T> {
     pub(crate) fn is_none(&self) -> bool {
         matches!(self, Zeroed::None)
     }
-
-    pub(crate) fn get(&self) -> Option<T>
-    where
-        T: Copy,
-    {
-        self.as_ref().copied()
-    }
 }
 
 /// One connection slot. An empty one ([`Slot::new`]) is all zero bytes, so
@@ -115,7 +133,8 @@ pub struct Slot<R, TX, RX, A> {
     /// The generation of the connection in the slot (or of the last one).
     pub(crate) gen: u32,
     pub(crate) link: Link,
-    /// The connect deadline, then the linger deadline.
+    /// The connect deadline, then the end of a drain's grace (see
+    /// [`Drain`]), then the linger deadline.
     pub(crate) deadline: Instant,
     pub(crate) port: u16,
     /// The URL is `wss://`: the socket layer puts TLS under the bytes.
@@ -129,7 +148,7 @@ pub struct Slot<R, TX, RX, A> {
     pub(crate) lent: usize,
     /// A write failed: reads drain what arrived before the failure is
     /// reported.
-    pub(crate) write_failed: Zeroed<LinkError>,
+    pub(crate) drain: Drain,
     /// The generation of an earlier connection whose socket is still to be
     /// closed (its slot was taken over while it lingered).
     pub(crate) stale: Option<u32>,
@@ -152,7 +171,7 @@ impl<R, TX, RX, A> Slot<R, TX, RX, A> {
             visited: [0; MAX_REDIRECTS as usize + 1],
             ready: Readiness::NONE,
             lent: 0,
-            write_failed: Zeroed::None,
+            drain: Drain::None,
             stale: None,
             kept: false,
         }
@@ -272,7 +291,8 @@ where
 
     /// A read while connected: commit the bytes, or record how the link
     /// ended. After a failed write, the first read that brings no bytes
-    /// reports that write's failure.
+    /// reports that write's failure, unless it would block within the
+    /// drain's grace (see [`Drain`]).
     fn up_read(&mut self, io: Io, lent: usize) {
         let Some(session) = self.session.as_mut() else {
             return;
@@ -290,11 +310,17 @@ where
             Io::WouldBlock => self.ready.readable = false,
             Io::Eof | Io::Failed(_) => self.ready.readable = false,
         }
-        match (self.write_failed.get(), io) {
-            (Some(e), _) => session.handle_link_error(e),
-            (None, Io::Eof) => session.handle_eof(),
-            (None, Io::Failed(e)) => session.handle_link_error(e),
-            (None, _) => {}
+        match (self.drain, io) {
+            // Not known to be drained yet: wait for readiness or the grace's end.
+            (Drain::Grace(_), Io::WouldBlock) => {}
+            (Drain::Failed(e) | Drain::Grace(e) | Drain::Over(e), _) => {
+                // Reported: no grace runs any more.
+                self.drain = Drain::Over(e);
+                session.handle_link_error(e);
+            }
+            (Drain::None, Io::Eof) => session.handle_eof(),
+            (Drain::None, Io::Failed(e)) => session.handle_link_error(e),
+            (Drain::None, _) => {}
         }
     }
 
@@ -325,11 +351,29 @@ where
     /// A write failed: drain what the socket still holds (a reset keeps
     /// the bytes that arrived before it readable), then report `e`.
     fn write_error(&mut self, e: LinkError) {
-        if self.write_failed.is_none() {
-            self.write_failed = Zeroed::Some(e);
+        if self.drain == Drain::None {
+            self.drain = Drain::Failed(e);
         }
         self.ready.readable = true;
         self.ready.read_closed = true;
+    }
+
+    /// Before a read is handed out: whether the drain (if one runs) is
+    /// within its grace, which starts at the drain's first read.
+    fn drain_clock(&mut self, now: Instant, grace_ms: u64) {
+        let e = match self.drain {
+            Drain::Failed(e) => {
+                self.deadline = now.plus_millis(grace_ms);
+                e
+            }
+            Drain::Grace(e) => e,
+            Drain::None | Drain::Over(_) => return,
+        };
+        self.drain = if now < self.deadline {
+            Drain::Grace(e)
+        } else {
+            Drain::Over(e)
+        };
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
@@ -338,6 +382,17 @@ where
                 self.fail(LinkError::ConnectTimeout);
             }
             Link::Resolve { .. } | Link::Connect { .. } | Link::Up => {
+                // A grace runs only while `Up` (a redirect clears the drain).
+                if let Drain::Grace(e) = self.drain {
+                    if now >= self.deadline {
+                        self.drain = Drain::Over(e);
+                        // The socket stayed silent: drained. (If it is
+                        // readable, the next read says.)
+                        if !self.ready.readable {
+                            self.fail(e);
+                        }
+                    }
+                }
                 if let Some(s) = self.session.as_mut() {
                     s.handle_timeout(now);
                 }
@@ -349,15 +404,18 @@ where
 
     /// The earliest deadline of the slot.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        let session = self.session.as_ref();
-        match self.link {
-            Link::Resolve { .. } | Link::Connect { .. } => {
-                let proto = session.and_then(Session::poll_timeout);
-                Some(proto.map_or(self.deadline, |p| p.min(self.deadline)))
-            }
-            Link::Up => session.and_then(Session::poll_timeout),
-            Link::Linger { .. } => Some(self.deadline),
-            Link::Free | Link::Release => None,
+        // The slot's own deadline (connect, drain's grace), then the
+        // session's timers.
+        let own = match self.link {
+            Link::Resolve { .. } | Link::Connect { .. } => Some(self.deadline),
+            Link::Up if matches!(self.drain, Drain::Grace(_)) => Some(self.deadline),
+            Link::Up => None,
+            Link::Linger { .. } => return Some(self.deadline),
+            Link::Free | Link::Release => return None,
+        };
+        match (self.session.as_ref().and_then(Session::poll_timeout), own) {
+            (Some(p), Some(o)) => Some(p.min(o)),
+            (p, o) => p.or(o),
         }
     }
 
@@ -375,7 +433,7 @@ where
             Link::Resolve { asked } | Link::Connect { asked, .. } => !asked && self.is_live(),
             Link::Up => {
                 session.held_redirect()
-                    || (writable && self.write_failed.is_none())
+                    || (writable && self.drain == Drain::None)
                     || (self.ready.readable && !session.read_buf().is_empty())
             }
             Link::Linger { policy, shut } => {
@@ -420,7 +478,10 @@ where
             }
             Link::Resolve { .. } | Link::Connect { .. } => None,
             Link::Up if self.session.as_ref()?.held_redirect() => self.redirect(id, now, config),
-            Link::Up => self.up_action(id),
+            Link::Up => {
+                self.drain_clock(now, config.drain_grace_ms);
+                self.up_action(id)
+            }
             Link::Linger { .. } => self.linger_action(id),
             Link::Release => Some(self.release(id)),
         }
@@ -470,14 +531,14 @@ where
         };
         self.deadline = now.plus_millis(config.connect_timeout_ms);
         self.ready = Readiness::NONE;
-        self.write_failed = Zeroed::None;
+        self.drain = Drain::None;
         self.lent = 0;
         Some(Action::Close { id })
     }
 
     fn up_action(&mut self, id: ConnId) -> Option<Action<'_>> {
         let session = self.session.as_mut()?;
-        let write = self.ready.writable && self.write_failed.is_none();
+        let write = self.ready.writable && self.drain == Drain::None;
         if write && !session.transmit().is_empty() {
             return Some(Action::Write {
                 id,
@@ -488,8 +549,9 @@ where
             return None;
         }
         // After a failed write, reads drain the socket until it says
-        // WouldBlock or its end; with no room, the buffered events go out
-        // first (`poll_event` frees the room) and the drain goes on.
+        // WouldBlock (after the grace) or its end; with no room, the
+        // buffered events go out first (`poll_event` frees the room) and
+        // the drain goes on.
         let buf = session.read_buf();
         if buf.is_empty() {
             return None;
@@ -531,7 +593,7 @@ where
             self.session = Zeroed::None;
         }
         self.ready = Readiness::NONE;
-        self.write_failed = Zeroed::None;
+        self.drain = Drain::None;
         Action::Close { id }
     }
 }

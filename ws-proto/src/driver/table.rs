@@ -63,7 +63,10 @@ pub enum Trigger {
 /// Every phase change: `(from, trigger, to)`. Anything else leaves the
 /// phase as it is. Link failures, refusals and timeouts before `Open` do not
 /// change the phase by themselves: they are recorded and the end follows
-/// with `DeliveredAbort` once the events before them are out.
+/// with `DeliveredAbort` once the events before them are out. Nor does the
+/// drain after a failed write (reads, then the failure at the first read
+/// that finds nothing, or at the end of `drain_grace_ms`): it ends with the
+/// failure recorded, like a read fault.
 pub const TRANSITIONS: &[(Phase, Trigger, Phase)] = &[
     (Phase::Resolve, Trigger::Resolved, Phase::Connect),
     (Phase::Resolve, Trigger::DeliveredAbort, Phase::Released),

@@ -628,6 +628,99 @@ fn write_fault_drains_reads_first() {
     assert_eq!(last, Some((id, closed(Disconnect::Link(LinkError::Reset)))));
 }
 
+/// A connection whose next write fails with a reset, and the peer's
+/// messages `first..first + n` (as events).
+fn messages(net: &mut Net, id: ConnId, first: usize, n: usize) -> Vec<(ConnId, String)> {
+    (first..first + n)
+        .map(|k| {
+            let t = std::format!("message {k:02}");
+            net.peers[id.slot()].inbox.extend(frame(0x1, t.as_bytes()));
+            (id, std::format!("text {t}"))
+        })
+        .collect()
+}
+
+/// Opens a connection whose write of "out" fails with a reset at `net.now`.
+fn failed_write(net: &mut Net) -> ConnId {
+    let id = net.open_connected();
+    net.peers[id.slot()].write_error = Some(LinkError::Reset);
+    let _ = net.d.connection(id).map(|c| c.send_text("out"));
+    id
+}
+
+#[test]
+fn bytes_arriving_within_the_drain_grace_come_before_the_failure() {
+    let mut net = Net::new(config_with(|c| c.drain_grace_ms = 100));
+    let id = failed_write(&mut net);
+    let t0 = net.now;
+    // The drain's first read would block: not taken as drained.
+    assert_eq!(net.events(), []);
+    assert_eq!(net.d.phase(id), Some(Phase::Open));
+    assert_eq!(net.d.poll_timeout(), Some(t0.plus_millis(100)));
+    // The bytes that came before the reset show up late (more than the
+    // receive buffer holds, so several reads).
+    net.advance_to(t0.plus_millis(60));
+    let sent = messages(&mut net, id, 0, 40);
+    net.readable(id);
+    assert_eq!(
+        net.events(),
+        sent,
+        "every message is delivered, no failure yet"
+    );
+    net.advance_to(t0.plus_millis(99));
+    assert_eq!(net.events(), []);
+    net.advance_to(t0.plus_millis(100));
+    let failed = closed(Disconnect::Link(LinkError::Reset));
+    assert_eq!(net.events(), [(id, failed)]);
+    assert_eq!(net.log.last(), Some(&Did::Close(id)));
+}
+
+#[test]
+fn a_silent_drain_reports_the_failure_exactly_at_the_grace_end() {
+    let failed = closed(Disconnect::Link(LinkError::Reset));
+    // By the timer, or by a read handed out at the deadline (a transport
+    // that marks every socket ready each turn, before its timers).
+    for by_timer in [true, false] {
+        let mut net = Net::new(config_with(|c| c.drain_grace_ms = 100));
+        let id = failed_write(&mut net);
+        let t0 = net.now;
+        assert_eq!(net.events(), []);
+        // A wakeup with nothing to read is no end either.
+        net.advance_to(t0.plus_millis(50));
+        net.d.handle_ready_all();
+        assert_eq!(net.events(), []);
+        assert_eq!(net.d.poll_timeout(), Some(t0.plus_millis(100)));
+        net.advance_to(t0.plus_millis(99));
+        net.d.handle_ready_all();
+        assert_eq!(net.events(), []);
+        let end = t0.plus_millis(100);
+        if by_timer {
+            net.advance_to(end);
+        } else {
+            net.now = end;
+            net.d.handle_ready_all();
+        }
+        assert_eq!(net.events(), [(id, failed.clone())], "by timer: {by_timer}");
+        assert_eq!(net.d.phase(id), None);
+    }
+}
+
+#[test]
+fn without_a_grace_a_read_that_would_block_means_drained() {
+    let mut net = Net::new(Net::quiet());
+    assert_eq!(net.d.config().drain_grace_ms, 0, "the default");
+    let id = failed_write(&mut net);
+    let failed = closed(Disconnect::Link(LinkError::Reset));
+    assert_eq!(net.events(), [(id, failed)]);
+    assert_eq!(net.d.poll_timeout(), None);
+    // Bytes that come later are not read.
+    let t0 = net.now;
+    net.advance_to(t0.plus_millis(1));
+    let _ = messages(&mut net, id, 0, 1);
+    net.readable(id);
+    assert_eq!(net.events(), []);
+}
+
 // ----- the TCP close policy ------------------------------------------------
 
 #[test]

@@ -11,7 +11,7 @@
 use core::hint::black_box;
 
 use ws_footprint::{Rng, Server, MSG, RX, TX};
-use ws_proto::{Config, Connection, HandshakeOptions, Instant, Session, SessionEvent, Url};
+use ws_proto::{Config, HandshakeOptions, Instant, Session, SessionEvent, Url};
 
 /// The outbound queue's bytes.
 static mut TX_BUF: [u8; TX] = [0; TX];
@@ -36,19 +36,22 @@ pub extern "C" fn _start() -> ! {
     };
     let mut run = || -> Option<()> {
         let url = Url::parse(black_box("ws://echo.local:8080/stream")).ok()?;
-        let conn = Connection::new(
+        // Built in place, as a device with a static slot does: the session
+        // over the storage first, then the connection started inside it.
+        let config = Config {
+            max_message_size: MSG as u64,
+            ..Config::default()
+        };
+        let mut s = Session::idle(
             Rng(black_box(0x2545_f491)),
             &mut tx[..],
-            &url,
-            &HandshakeOptions::default(),
-            Config {
-                max_message_size: MSG as u64,
-                ..Config::default()
-            },
-            Instant::ZERO,
-        )
-        .ok()?;
-        let mut s = Session::new(conn, &mut rx[..], &mut msg[..]).ok()?;
+            &mut rx[..],
+            &mut msg[..],
+            false,
+        );
+        s.fits(config.max_message_size).ok()?;
+        s.restart(&url, &HandshakeOptions::default(), config, Instant::ZERO)
+            .ok()?;
         let mut t = 0u64;
         loop {
             t += 1;
