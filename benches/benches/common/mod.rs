@@ -53,56 +53,40 @@ pub struct ThreadCpu;
 /// the round trip's time without the other processes that share the CPU.
 pub struct ProcessCpu;
 
-impl Measurement for ProcessCpu {
-    type Intermediate = cpu_time::ProcessTime;
-    type Value = Duration;
+/// Implements [`Measurement`] for a CPU-time clock of the `cpu_time` crate.
+macro_rules! cpu_measurement {
+    ($name:ident, $clock:ty) => {
+        impl Measurement for $name {
+            type Intermediate = $clock;
+            type Value = Duration;
 
-    fn start(&self) -> cpu_time::ProcessTime {
-        cpu_time::ProcessTime::now()
-    }
-    fn end(&self, started: cpu_time::ProcessTime) -> Duration {
-        started.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
+            fn start(&self) -> $clock {
+                <$clock>::now()
+            }
+            fn end(&self, started: $clock) -> Duration {
+                started.elapsed()
+            }
+            fn add(&self, a: &Duration, b: &Duration) -> Duration {
+                *a + *b
+            }
+            fn zero(&self) -> Duration {
+                Duration::ZERO
+            }
+            fn to_f64(&self, value: &Duration) -> f64 {
+                value.as_nanos() as f64
+            }
+            fn formatter(&self) -> &dyn ValueFormatter {
+                WALL.formatter()
+            }
+        }
+    };
 }
+
+cpu_measurement!(ProcessCpu, cpu_time::ProcessTime);
+cpu_measurement!(ThreadCpu, cpu_time::ThreadTime);
 
 /// Only for its formatter: the values are nanoseconds in both.
 static WALL: WallTime = WallTime;
-
-impl Measurement for ThreadCpu {
-    type Intermediate = cpu_time::ThreadTime;
-    type Value = Duration;
-
-    fn start(&self) -> cpu_time::ThreadTime {
-        cpu_time::ThreadTime::now()
-    }
-    fn end(&self, started: cpu_time::ThreadTime) -> Duration {
-        started.elapsed()
-    }
-    fn add(&self, a: &Duration, b: &Duration) -> Duration {
-        *a + *b
-    }
-    fn zero(&self) -> Duration {
-        Duration::ZERO
-    }
-    fn to_f64(&self, value: &Duration) -> f64 {
-        value.as_nanos() as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        WALL.formatter()
-    }
-}
 
 /// One row of the table: a criterion group whose members (ours, each peer,
 /// the anchors) run the same input, one after another in one run, each with
