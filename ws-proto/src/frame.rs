@@ -251,18 +251,18 @@ pub fn encode_masked(
         // the queue: the call and the long path's register saves were a
         // third of a 16-byte frame's cost).
         let end = 6 + payload.len();
-        let out = out.get_mut(..end)?;
-        out[0] = (u8::from(fin) << 7) | opcode.as_u8();
-        out[1] = 0x80 | payload.len() as u8;
-        out[2..6].copy_from_slice(&key);
+        // The header as one array: no range index or 4-byte copy left as a
+        // call at opt-level "z".
+        let (head, body) = out.get_mut(..end)?.split_first_chunk_mut::<6>()?;
+        let [k0, k1, k2, k3] = key;
+        let b0 = (u8::from(fin) << 7) | opcode.as_u8();
+        *head = [b0, 0x80 | payload.len() as u8, k0, k1, k2, k3];
         if cfg!(target_pointer_width = "64") {
-            crate::mask::copy_masked_short(&mut out[6..], payload, key);
+            crate::mask::copy_masked_short(body, payload, key);
         } else {
             // 32-bit targets (the ESP32): the one masking loop of the long
-            // path, called. A second, inlined copy was 750 B of flash (a
-            // `u64` word there is byte loads and stores in two registers)
-            // for 20% of a 16-byte frame's encoding.
-            crate::mask::copy_masked(&mut out[6..], payload, key);
+            // path, called (a second, inlined copy is flash for little).
+            crate::mask::copy_masked(body, payload, key);
         }
         return Some(end);
     }
