@@ -183,7 +183,7 @@ impl ClientConfig {
             connect_timeout_ms: self.connect_timeout_ms,
             linger_ms: self.linger_ms,
             streaming: false,
-            tls: cfg!(feature = "tls"),
+            tls: cfg!(all(feature = "tls", not(target_os = "espidf"))),
             // mio's reads see the socket as it is: after a failed write, a
             // read that would block means drained.
             drain_grace_ms: 0,

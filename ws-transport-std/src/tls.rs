@@ -20,9 +20,9 @@
 
 use std::fmt;
 
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tls", not(target_os = "espidf")))]
 pub(crate) use with_rustls::{client_config, Shared, TlsLink};
-#[cfg(not(feature = "tls"))]
+#[cfg(not(all(feature = "tls", not(target_os = "espidf"))))]
 pub(crate) use without::{client_config, Shared, TlsLink};
 
 /// Where a client's `wss://` connections get the roots they trust. The
@@ -102,7 +102,7 @@ impl fmt::Display for TlsConfigError {
 impl std::error::Error for TlsConfigError {}
 
 /// The real TLS layer (feature `tls`, on by default).
-#[cfg(feature = "tls")]
+#[cfg(all(feature = "tls", not(target_os = "espidf")))]
 mod with_rustls {
     use std::io::{self, Read, Write};
     use std::sync::Arc;
@@ -371,9 +371,10 @@ mod with_rustls {
     }
 }
 
-/// Without the `tls` feature: no TLS layer, and the driver refuses
-/// `wss://` URLs (`UrlError::TlsUnsupported`), so none of this is reached.
-#[cfg(not(feature = "tls"))]
+/// Without the `tls` feature, and on ESP-IDF (see Cargo.toml): no TLS
+/// layer, and the driver refuses `wss://` URLs (`UrlError::TlsUnsupported`),
+/// so none of this is reached.
+#[cfg(not(all(feature = "tls", not(target_os = "espidf"))))]
 mod without {
     use mio::net::TcpStream;
     use ws_proto::driver::Io;
