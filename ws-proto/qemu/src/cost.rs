@@ -7,7 +7,7 @@
 use core::hint::black_box;
 
 use ws_proto::frame::{encode_masked, OpCode};
-use ws_proto::{Config, Event, Instant};
+use ws_proto::{Config, Event, Instant, Message, Session, SessionEvent};
 
 use crate::peer::{ensure, open, Check, ScriptRng};
 use crate::rt::instret;
@@ -98,8 +98,10 @@ pub(crate) fn frames() -> Check {
         n == Some(1024 + 8)
     })?;
 
+    let session = session_text()?;
     crate::println!(
         "     per 16 B text frame: decode (Connection::recv) {decode}, \
+         through a Session {session}, \
          encode (send_text + transmit) {send}, frame::encode_masked {encode} instructions"
     );
     crate::println!(
@@ -108,4 +110,42 @@ pub(crate) fn frames() -> Check {
         (encode_1k % 1024) * 100 / 1024
     );
     Ok(())
+}
+
+/// Frames per read in [`session_text`]: as many 18-byte frames as fit 1 KiB.
+const PER_READ: usize = 56;
+
+/// Instructions per 16 B text message through a `Session` (1 KiB receive
+/// buffer and assembler) as a transport drives it, the host's
+/// `session_text_16`: reads of [`PER_READ`] whole frames copied into
+/// `read_buf`, each message polled and its text used.
+fn session_text() -> Result<u32, &'static str> {
+    let conn = open::<512>(
+        ScriptRng::new(&[]),
+        Config {
+            max_message_size: 1024,
+            ..Config::default()
+        },
+    )?;
+    let mut s =
+        Session::new(conn, [0u8; 1024], [0u8; 1024]).map_err(|_| "Session refused its storage")?;
+    let mut frames = [0u8; 18 * PER_READ];
+    for f in frames.chunks_exact_mut(18) {
+        f[..2].copy_from_slice(&[0x81, 16]);
+        f[2..].copy_from_slice(TEXT.as_bytes());
+    }
+    let per_read = per_op(|| {
+        let buf = s.read_buf();
+        let n = buf.len().min(frames.len());
+        buf[..n].copy_from_slice(&frames[..n]);
+        s.commit_read(n);
+        let mut got = 0;
+        while let Some(e) = s.poll_event(Instant::ZERO) {
+            if matches!(e, SessionEvent::Message(Message::Text(t)) if black_box(t).len() == 16) {
+                got += 1;
+            }
+        }
+        n == frames.len() && got == PER_READ
+    })?;
+    Ok(per_read / PER_READ as u32)
 }
