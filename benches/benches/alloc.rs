@@ -6,15 +6,6 @@
 //! executor for the async peers uses `Waker::noop()`, so every allocation
 //! counted is the peer's own. Prints `alloc ...` lines, which
 //! `scripts/bench-table.sh` collects.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 mod common;
 

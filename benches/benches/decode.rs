@@ -18,15 +18,6 @@
 //! and decodes from there (it does not validate UTF-8, so its row adds
 //! `core::str::from_utf8`). Anchors:
 //! `core::str::from_utf8` of each payload, a memcpy of each payload.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 mod common;
 

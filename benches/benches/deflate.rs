@@ -14,15 +14,6 @@
 //!   `00 00 ff ff` tail appended, into a reused buffer.
 //!
 //! Bytes on the wire for the stream are printed once before the runs.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 use std::hint::black_box;
 

@@ -12,15 +12,6 @@
 //! another (criterion), each timed in the process's CPU time
 //! (`common::ProcessCpu`: both threads and their system calls), which on
 //! one pinned CPU is the round trip without other processes' load.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 mod common;
 

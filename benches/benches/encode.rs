@@ -16,15 +16,6 @@
 //! copied into a `BytesMut` and masked in place with AVX2/AVX-512).
 //! Anchors: memcpy, and a plain u64-word XOR copy (aligned to aligned: the
 //! target), also run into the offset where a frame's payload starts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 mod common;
 

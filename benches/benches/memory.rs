@@ -5,15 +5,6 @@
 //! its allocations are not counted. Two figures per client: idle right after
 //! the handshake, and after one 64 KiB binary message went out and came back.
 //! Prints `memory ...` lines, which `scripts/bench-table.sh` collects.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core,
-    missing_docs
-)]
 
 use std::alloc::System;
 use std::io::{BufRead, BufReader};

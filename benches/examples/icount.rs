@@ -10,14 +10,6 @@
 //! (`session_bin_64k` also runs, but is left out of the list: valgrind counts
 //! each byte of glibc's `rep movsb` copy as an instruction, so large copies
 //! are measured by time instead).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core
-)]
 
 use std::hint::black_box;
 

@@ -11,14 +11,6 @@
 //! same process, `ws_benches::echo_server`) is counted too, the same for
 //! every client. CLIENT is `ours` (the std `Client`, `poll` + `wait`) or
 //! `tungstenite` (its blocking client).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::std_instead_of_core,
-    clippy::std_instead_of_alloc,
-    clippy::alloc_instead_of_core
-)]
 
 use std::hint::black_box;
 use std::net::TcpStream;
