@@ -94,7 +94,7 @@ impl core::error::Error for ProtocolError {}
 pub enum HandshakeError {
     /// The status was not 101; the code is the server's. (Through the
     /// driver, a redirect with a `Location` is followed, or ends as
-    /// [`HandshakeError::Redirect`].)
+    /// [`crate::Disconnect::Redirect`].)
     Status(u16),
     /// Not a parseable HTTP/1.1 response.
     Malformed,
@@ -114,9 +114,6 @@ pub enum HandshakeError {
     Protocol,
     /// The server's permessage-deflate answer cannot be accepted.
     Deflate(crate::deflate::DeflateError),
-    /// A redirect (3xx with a `Location`) that was not followed: too many,
-    /// a loop, `wss` to `ws`, a bad location. Names status and location.
-    Redirect(crate::redirect::Redirect),
 }
 
 impl fmt::Display for HandshakeError {
@@ -132,7 +129,6 @@ impl fmt::Display for HandshakeError {
             HandshakeError::Extension => f.write_str("server accepted an extension not offered"),
             HandshakeError::Protocol => f.write_str("server chose a subprotocol not offered"),
             HandshakeError::Deflate(e) => write!(f, "{e}"),
-            HandshakeError::Redirect(r) => write!(f, "{r}"),
         }
     }
 }

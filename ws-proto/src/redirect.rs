@@ -19,8 +19,9 @@
 //! keeps the hop count and a 32-bit key of each URL visited (a loop is
 //! found on its first repeat); it closes the socket and starts again at
 //! name resolution. A redirect not followed ends the connection with
-//! [`crate::HandshakeError::Redirect`], which names the status and the
-//! location.
+//! [`crate::Disconnect::Redirect`], which names the status, why, and the
+//! location: borrowed from the response, still in the receive buffer, so no
+//! copy of it widens every error and event.
 
 use core::fmt;
 use core::net::IpAddr;
@@ -30,10 +31,6 @@ use crate::url::Url;
 
 /// How many redirects one `open` follows.
 pub const MAX_REDIRECTS: u8 = 3;
-
-/// How many bytes of the `Location` a [`Redirect`] keeps (longer ones are
-/// cut, and say so).
-pub const LOCATION_KEPT: usize = 32;
 
 /// Whether `status` is a redirect that is followed when it has a `Location`.
 pub const fn is_redirect(status: u16) -> bool {
@@ -78,72 +75,78 @@ impl fmt::Display for RedirectRefusal {
     }
 }
 
-/// A redirect the client did not follow: the status, why, and the start
-/// of the `Location` (what the server sent, up to [`LOCATION_KEPT`] bytes).
+/// A redirect the client did not follow: the status, why, and the
+/// `Location` as the server sent it (borrowed from the response).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Redirect {
+pub struct Redirect<'a> {
     /// The server's status (301, 302, 303, 307 or 308).
     pub status: u16,
     /// Why it was not followed.
     pub refusal: RedirectRefusal,
-    location: [u8; LOCATION_KEPT],
-    len: u8,
-    cut: bool,
+    /// The `Location` field's value, as sent (any bytes: see
+    /// [`Redirect::location_lossy`] for text).
+    pub location: &'a [u8],
 }
 
-impl Redirect {
-    /// Keeps up to [`LOCATION_KEPT`] bytes of `location`; bytes outside
-    /// printable ASCII become `?`.
-    pub fn new(status: u16, refusal: RedirectRefusal, location: &[u8]) -> Self {
-        let mut kept = [0u8; LOCATION_KEPT];
-        let n = location.len().min(LOCATION_KEPT);
-        for (dst, &b) in kept.iter_mut().zip(&location[..n]) {
-            *dst = if b.is_ascii_graphic() { b } else { b'?' };
-        }
-        Redirect {
-            status,
-            refusal,
-            location: kept,
-            len: n as u8,
-            cut: location.len() > LOCATION_KEPT,
-        }
-    }
-
-    /// The `Location` as sent (its first [`LOCATION_KEPT`] bytes).
-    pub fn location(&self) -> &str {
-        let bytes = &self.location[..usize::from(self.len)];
-        // Only printable ASCII is stored.
-        core::str::from_utf8(bytes).unwrap_or("")
-    }
-
-    /// Whether [`location`](Self::location) was cut short.
-    pub fn location_cut(&self) -> bool {
-        self.cut
+impl<'a> Redirect<'a> {
+    /// The location as text: bytes outside printable ASCII become `?`.
+    pub fn location_lossy(&self) -> impl Iterator<Item = char> + 'a {
+        self.location.iter().map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
     }
 }
 
-impl fmt::Debug for Redirect {
+/// Writes the location as [`Redirect::location_lossy`] gives it.
+struct Lossy<'r, 'a>(&'r Redirect<'a>);
+
+impl fmt::Display for Lossy<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0
+            .location_lossy()
+            .try_for_each(|c| fmt::Write::write_char(f, c))
+    }
+}
+
+impl fmt::Debug for Lossy<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl fmt::Debug for Redirect<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redirect")
             .field("status", &self.status)
             .field("refusal", &self.refusal)
-            .field("location", &self.location())
-            .field("cut", &self.cut)
+            .field("location", &Lossy(self))
             .finish()
     }
 }
 
-impl fmt::Display for Redirect {
+impl fmt::Display for Redirect<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let more = if self.cut { "..." } else { "" };
         write!(
             f,
-            "redirect {} to {}{more} not followed: {}",
+            "redirect {} to {} not followed: {}",
             self.status,
-            self.location(),
+            Lossy(self),
             self.refusal
         )
     }
+}
+
+/// Why the driver did not follow a held redirect response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NotFollowed {
+    /// A redirect status without a `Location`: the handshake's status error.
+    Status(u16),
+    /// Refused: the session ends with [`crate::Disconnect::Redirect`].
+    Refused(u16, RedirectRefusal),
 }
 
 /// The status of a complete response header and its `Location`, if any.
@@ -515,18 +518,21 @@ mod tests {
 
     #[test]
     fn a_refused_redirect_names_status_and_location() {
-        let r = Redirect::new(302, RedirectRefusal::TooMany, b"ws://h/next");
-        assert_eq!(r.location(), "ws://h/next");
+        let r = Redirect {
+            status: 302,
+            refusal: RedirectRefusal::TooMany,
+            location: b"ws://h/next",
+        };
         assert_eq!(
             std::format!("{r}"),
             "redirect 302 to ws://h/next not followed: too many redirects"
         );
-        let long = [b'a'; 100];
-        let r = Redirect::new(301, RedirectRefusal::Loop, &long);
-        assert!(r.location_cut() && r.location().len() == LOCATION_KEPT);
-        assert!(std::format!("{r}").contains("aaa... not followed"));
-        let r = Redirect::new(307, RedirectRefusal::InvalidLocation, b"/\xff\n");
-        assert_eq!(r.location(), "/??");
+        let r = Redirect {
+            location: b"/\xff\n",
+            ..r
+        };
+        assert_eq!(r.location_lossy().collect::<String>(), "/??");
+        assert!(std::format!("{r:?}").contains("location: \"/??\""));
     }
 
     proptest::proptest! {

@@ -38,6 +38,7 @@ use crate::error::{Error, HandshakeError};
 use crate::frame::{FrameHeader, OpCode};
 use crate::handshake::HandshakeOptions;
 use crate::random::Random;
+use crate::redirect::{NotFollowed, Redirect, RedirectRefusal};
 use crate::time::Instant;
 use crate::url::Url;
 
@@ -80,6 +81,11 @@ pub enum Disconnect<'a> {
     Link(LinkError),
     /// This side closed it before the handshake completed.
     Local,
+    /// A redirect (3xx with a `Location`) the driver did not follow: too
+    /// many, a loop, `wss` to `ws`, a bad location. Names the status, why,
+    /// and the location (borrowed from the response, as a clean close's
+    /// reason is from its frame).
+    Redirect(Redirect<'a>),
 }
 
 impl fmt::Display for Disconnect<'_> {
@@ -92,6 +98,7 @@ impl fmt::Display for Disconnect<'_> {
             Disconnect::Error(e) => write!(f, "{e}"),
             Disconnect::Link(e) => write!(f, "{e}"),
             Disconnect::Local => f.write_str("closed locally before the handshake completed"),
+            Disconnect::Redirect(r) => write!(f, "{r}"),
         }
     }
 }
@@ -202,6 +209,9 @@ pub struct Session<R, TX, RX, A> {
     /// (at `rx[start..end]`) instead of ending the session.
     redirects: bool,
     held: bool,
+    /// A held redirect the driver refused (status, why): the session ends
+    /// with it, its response still at `rx[start..end]` for the location.
+    refused: Option<(u16, RedirectRefusal)>,
 }
 
 impl<R, TX, RX, A> Session<R, TX, RX, A>
@@ -279,6 +289,7 @@ where
             ended: false,
             redirects: false,
             held: false,
+            refused: None,
         }
     }
 
@@ -334,6 +345,7 @@ where
         (self.link_end, self.timer_end) = (None, None);
         (self.fresh, self.filled, self.last_read) = (false, false, 0);
         (self.ended, self.redirects, self.held) = (false, false, false);
+        self.refused = None;
         Ok(())
     }
 
@@ -437,7 +449,7 @@ where
     /// bytes received before it, then the end.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
         self.settle();
-        if self.ended || self.held {
+        if self.ended || self.held || self.refused.is_some() {
             return None;
         }
         self.note_activity(now);
@@ -568,10 +580,11 @@ where
 
     /// Runs `f` on the connection and the held response. `Ok`: the session
     /// starts over on a new link (nothing received, no link end). `Err`: it
-    /// ends with that error, reported by the next poll.
+    /// ends with why, reported by the next poll (a refusal keeps the
+    /// response, whose location the end borrows).
     pub(crate) fn redirect<T>(
         &mut self,
-        f: impl FnOnce(&mut Connection<R, TX>, &[u8]) -> Result<T, Error>,
+        f: impl FnOnce(&mut Connection<R, TX>, &[u8]) -> Result<T, NotFollowed>,
     ) -> Option<T> {
         self.held = false;
         let response = self.rx.as_ref().get(self.start..self.end).unwrap_or(&[]);
@@ -583,8 +596,12 @@ where
                 (self.fresh, self.filled, self.last_read) = (false, false, 0);
                 Some(t)
             }
-            Err(e) => {
-                self.timer_end = Some(e);
+            Err(NotFollowed::Status(status)) => {
+                self.timer_end = Some(Error::Handshake(HandshakeError::Status(status)));
+                None
+            }
+            Err(NotFollowed::Refused(status, why)) => {
+                self.refused = Some((status, why));
                 None
             }
         }
@@ -598,6 +615,28 @@ where
     #[cfg(test)]
     fn assembler_allocated(&self) -> usize {
         self.assembler.allocated()
+    }
+
+    /// Whether a refused redirect waits to be reported by
+    /// [`end_refused`](Self::end_refused) (the driver's part:
+    /// [`poll_event`](Self::poll_event) does not link the location scan).
+    pub(crate) fn refused(&self) -> bool {
+        self.refused.is_some() && !self.ended
+    }
+
+    /// The end for a refused redirect, with the held response's location.
+    pub(crate) fn end_refused(&mut self) -> Option<SessionEvent<'_>> {
+        let (status, refusal) = self.refused?;
+        if core::mem::replace(&mut self.ended, true) {
+            return None;
+        }
+        let response = self.rx.as_ref().get(self.start..self.end).unwrap_or(&[]);
+        let location = crate::redirect::location(response).and_then(|(_, at)| at);
+        Some(SessionEvent::Closed(Disconnect::Redirect(Redirect {
+            status,
+            refusal,
+            location: location.unwrap_or(&[]),
+        })))
     }
 
     fn end_with(&mut self, d: Disconnect<'static>) -> Option<SessionEvent<'static>> {

@@ -82,6 +82,16 @@ pub enum Ended {
     Link(ws_proto::LinkError),
     /// This side closed it before the handshake completed.
     Local,
+    /// A redirect that was not followed (too many, a loop, `wss` to `ws`,
+    /// a bad location).
+    Redirect {
+        /// The server's status (301, 302, 303, 307 or 308).
+        status: u16,
+        /// Why it was not followed.
+        refusal: ws_proto::redirect::RedirectRefusal,
+        /// The `Location` as sent (bytes outside printable ASCII as `?`).
+        location: String,
+    },
 }
 
 impl Ended {
@@ -101,6 +111,11 @@ impl From<Disconnect<'_>> for Ended {
             Disconnect::Error(e) => Ended::Error(e),
             Disconnect::Link(e) => Ended::Link(e),
             Disconnect::Local => Ended::Local,
+            Disconnect::Redirect(r) => Ended::Redirect {
+                status: r.status,
+                refusal: r.refusal,
+                location: r.location_lossy().collect(),
+            },
         }
     }
 }
@@ -118,6 +133,16 @@ impl fmt::Display for Ended {
             Ended::Error(e) => write!(f, "{e}"),
             Ended::Link(e) => write!(f, "{e}"),
             Ended::Local => f.write_str("closed locally before the handshake completed"),
+            Ended::Redirect {
+                status,
+                refusal,
+                location,
+            } => ws_proto::redirect::Redirect {
+                status: *status,
+                refusal: *refusal,
+                location: location.as_bytes(),
+            }
+            .fmt(f),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use common::{End, Ev, Harness};
 use ws_proto::redirect::{RedirectRefusal, MAX_REDIRECTS};
 use ws_proto::{Error, HandshakeError, HandshakeOptions};
+use ws_transport_std::blocking::{Ended, Error as BlockingError, WebSocket};
 use ws_transport_std::ClientConfig;
 
 /// What one connection to a scripted server gets.
@@ -95,9 +96,7 @@ fn accepted_at(path: &str) -> Vec<Ev> {
 
 fn refused(events: &[Ev]) -> (u16, RedirectRefusal, String) {
     match events {
-        [Ev::Closed(End::Error(Error::Handshake(HandshakeError::Redirect(r))))] => {
-            (r.status, r.refusal, r.location().to_owned())
-        }
+        [Ev::Closed(End::Redirect(status, why, location))] => (*status, *why, location.clone()),
         other => panic!("not a refused redirect: {other:?}"),
     }
 }
@@ -192,6 +191,29 @@ fn a_fourth_hop_is_refused_and_named() {
     let text = format!("{events:?}");
     assert!(text.contains("/4"), "{text}");
     assert_eq!(handle.join().unwrap().len(), 4);
+}
+
+#[test]
+fn a_long_location_is_named_whole_also_by_the_blocking_api() {
+    // Longer than any fixed copy would keep: the end borrows the response.
+    let long = format!("/{}", "x".repeat(300));
+    let (port, handle) = server(vec![Answer::Redirect(308, long.clone())]);
+    let url = format!("ws://127.0.0.1:{port}{long}");
+    let e = WebSocket::connect(&url, Duration::from_secs(5)).unwrap_err();
+    let want = Ended::Redirect {
+        status: 308,
+        refusal: RedirectRefusal::Loop,
+        location: long.clone(),
+    };
+    assert_eq!(e, BlockingError::Closed(want));
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "redirect 308 to {long} not followed: redirect loop"
+        )),
+        "{text}"
+    );
+    assert_eq!(handle.join().unwrap().len(), 1);
 }
 
 #[test]

@@ -179,5 +179,6 @@ pub(crate) fn ending(reason: &Disconnect<'_>) -> (u16, String) {
         Disconnect::Error(e) => (e.close_code_sent().unwrap_or(ABNORMAL_CLOSE), e.to_string()),
         Disconnect::Link(e) => (ABNORMAL_CLOSE, e.to_string()),
         Disconnect::Local => (ABNORMAL_CLOSE, reason.to_string()),
+        Disconnect::Redirect(r) => (ABNORMAL_CLOSE, r.to_string()),
     }
 }

@@ -511,7 +511,12 @@ where
                 continue;
             };
             let link_end = session.link_end();
-            let Some(event) = session.poll_event(now) else {
+            let event = if session.refused() {
+                session.end_refused()
+            } else {
+                session.poll_event(now)
+            };
+            let Some(event) = event else {
                 continue;
             };
             if let SessionEvent::Closed(how) = &event {

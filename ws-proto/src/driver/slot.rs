@@ -9,9 +9,9 @@ use super::table::Phase;
 use super::DriverConfig;
 use crate::buffer::Buffer;
 use crate::connection::State;
-use crate::error::{Error, HandshakeError};
+use crate::error::Error;
 use crate::random::Random;
-use crate::redirect::{self, Hop, Redirect, MAX_REDIRECTS};
+use crate::redirect::{self, Hop, NotFollowed, MAX_REDIRECTS};
 use crate::session::{Disconnect, LinkEnd, LinkError, Session};
 use crate::time::Instant;
 
@@ -58,9 +58,8 @@ pub(crate) fn policy(link: Link, how: &Disconnect<'_>, link_end: Option<LinkEnd>
         return Policy::Abort;
     }
     match (link_end, how) {
-        (Some(LinkEnd::Failed(_)), _) | (_, Disconnect::Link(_) | Disconnect::Local) => {
-            Policy::Abort
-        }
+        (Some(LinkEnd::Failed(_)), _)
+        | (_, Disconnect::Link(_) | Disconnect::Local | Disconnect::Redirect(_)) => Policy::Abort,
         (_, Disconnect::Error(Error::Handshake(_) | Error::HandshakeTimeout)) => Policy::Abort,
         (_, Disconnect::Error(Error::KeepaliveTimeout)) => Policy::Abort,
         (Some(LinkEnd::Eof), _) => Policy::FlushThenClose,
@@ -507,14 +506,9 @@ where
         let session = self.session.as_mut()?;
         let target = session.redirect(|conn, response| {
             let (status, location) = redirect::location(response).unwrap_or((0, None));
-            let Some(location) = location else {
-                return Err(Error::Handshake(HandshakeError::Status(status)));
-            };
-            conn.redirect(location, hop, deadline).map_err(|why| {
-                Error::Handshake(HandshakeError::Redirect(Redirect::new(
-                    status, why, location,
-                )))
-            })
+            let location = location.ok_or(NotFollowed::Status(status))?;
+            conn.redirect(location, hop, deadline)
+                .map_err(|why| NotFollowed::Refused(status, why))
         })?;
         self.hops += 1;
         if let Some(k) = self.visited.get_mut(usize::from(self.hops)) {

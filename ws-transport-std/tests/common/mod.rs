@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use ws_proto::redirect::RedirectRefusal;
 use ws_proto::{Disconnect, LinkError, Message, SessionEvent};
 use ws_transport_std::{Client, ClientConfig, Clock, ConnId};
 
@@ -31,6 +32,8 @@ pub enum End {
     Error(ws_proto::Error),
     Link(LinkError),
     Local,
+    /// A refused redirect: status, why, location.
+    Redirect(u16, RedirectRefusal, String),
 }
 
 pub fn own(ev: SessionEvent<'_>) -> Ev {
@@ -46,6 +49,9 @@ pub fn own(ev: SessionEvent<'_>) -> Ev {
             Disconnect::Error(e) => End::Error(e),
             Disconnect::Link(e) => End::Link(e),
             Disconnect::Local => End::Local,
+            Disconnect::Redirect(r) => {
+                End::Redirect(r.status, r.refusal, r.location_lossy().collect())
+            }
         }),
         other => panic!("an event these tests do not know: {other:?}"),
     }
