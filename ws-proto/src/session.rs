@@ -449,7 +449,7 @@ where
     /// bytes received before it, then the end.
     pub fn poll_event(&mut self, now: Instant) -> Option<SessionEvent<'_>> {
         self.settle();
-        if self.ended || self.held || self.refused.is_some() {
+        if self.ended || self.held {
             return None;
         }
         self.note_activity(now);
@@ -543,7 +543,7 @@ where
     /// Checks timers; an expired one ends the session, reported by the next
     /// [`poll_event`](Self::poll_event).
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.ended || self.timer_end.is_some() {
+        if self.ending() {
             return;
         }
         self.note_activity(now);
@@ -573,9 +573,9 @@ where
         self.redirects = true;
     }
 
-    /// Whether a redirect response is held.
+    /// Whether a redirect response is held for the driver to follow.
     pub(crate) fn held_redirect(&self) -> bool {
-        self.held
+        self.held && self.refused.is_none()
     }
 
     /// Runs `f` on the connection and the held response. `Ok`: the session
@@ -601,7 +601,9 @@ where
                 None
             }
             Err(NotFollowed::Refused(status, why)) => {
-                self.refused = Some((status, why));
+                // Still held (so `poll_event` stays quiet): the driver
+                // reports the end with `end_refused`.
+                (self.held, self.refused) = (true, Some((status, why)));
                 None
             }
         }
@@ -615,6 +617,12 @@ where
     #[cfg(test)]
     fn assembler_allocated(&self) -> usize {
         self.assembler.allocated()
+    }
+
+    /// The end is decided (a timer's, a refused redirect's) or delivered:
+    /// no timer is due any more.
+    fn ending(&self) -> bool {
+        self.ended || self.timer_end.is_some() || self.refused.is_some()
     }
 
     /// Whether a refused redirect waits to be reported by
@@ -660,7 +668,7 @@ where
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.ended || self.timer_end.is_some() {
+        if self.ending() {
             return None;
         }
         self.conn.poll_timeout()
