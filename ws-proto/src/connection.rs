@@ -976,6 +976,9 @@ impl<R: Random, S: Buffer> Connection<R, S> {
     /// Queues one frame, masked with a fresh key (drawn first, so a refused
     /// frame used one too). One call for every frame queued: each caller
     /// drawing its key was about 20 bytes of code per caller on the ESP32.
+    /// On 64-bit targets it is inlined into each caller, with the queue's
+    /// `push_frame` (the std Client's send 16 B: 162 -> 138 instructions).
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
     fn queue(
         &mut self,
         class: Class,

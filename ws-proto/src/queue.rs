@@ -208,7 +208,13 @@ impl<S: Buffer> TxQueue<S> {
     }
 
     /// Encodes and appends one masked frame, whole or not at all.
-    #[inline]
+    ///
+    /// Inlined into [`Connection`](crate::Connection)'s `queue` on 64-bit
+    /// targets, where the call's register saves were 18 of the std Client's
+    /// 162 instructions per 16 B message; on 32-bit microcontrollers one
+    /// copy of it keeps flash down.
+    #[cfg_attr(target_pointer_width = "64", inline(always))]
+    #[cfg_attr(not(target_pointer_width = "64"), inline)]
     pub(crate) fn push_frame(
         &mut self,
         class: Class,
