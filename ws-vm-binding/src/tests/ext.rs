@@ -194,7 +194,7 @@ fn close_with_refuses_bad_codes_and_long_reasons_sending_nothing() {
 
 #[test]
 fn disconnected_code_and_reason_for_every_ending() {
-    let cases: [(Disconnect<'static>, u16, &str); 5] = [
+    let cases: [(Disconnect<'static>, u16, &str); 6] = [
         (
             Disconnect::Clean(CloseFrame {
                 code: Some(1001),
@@ -221,6 +221,15 @@ fn disconnected_code_and_reason_for_every_ending() {
             Disconnect::Error(Error::Protocol(ProtocolError::MessageTooBig)),
             1009,
             "",
+        ),
+        (
+            Disconnect::Redirect(ws_proto::redirect::Redirect {
+                status: 302,
+                refusal: ws_proto::redirect::RedirectRefusal::TooMany,
+                location: b"ws://example.com/next",
+            }),
+            1006,
+            "redirect 302 to ws://example.com/next not followed: too many redirects",
         ),
     ];
     for (ending, code, reason_part) in cases {
