@@ -1,0 +1,67 @@
+//! The std `Client`'s 64 KiB send (`MaskRandom`, default queue: the `encode`
+//! bench's `ws_proto_client` row) beside the u64 XOR-copy anchor, with the
+//! caller's payload at 0, 1, 4 and 8 bytes past a 16-byte boundary. Each
+//! figure is the minimum of N runs (default 3000) of the CPU's wall clock,
+//! which noise only raises: for A/B runs of one change, built at two commits
+//! and run alternately, where criterion's medians move more than the change.
+//!
+//! ```text
+//! cargo build --profile bench -p ws-benches --example align
+//! taskset -c 1 target/release/examples/align [N]
+//! ```
+//!
+//! The anchor writes to a 16-byte aligned buffer, so at offset 0 both of its
+//! sides are aligned (the `encode` bench's target) and at the others only
+//! its stores are.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ws_benches::{ascii_payload, open_connection_with, xor_copy_u64};
+use ws_transport_std::ClientConfig;
+
+const LEN: usize = 64 * 1024;
+
+/// The least time of `n` runs of `f`, in nanoseconds.
+fn min_ns(n: usize, mut f: impl FnMut()) -> u128 {
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_nanos()
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+fn main() {
+    let n = std::env::args()
+        .nth(1)
+        .map_or(3000, |a| a.parse().expect("usage: align [N]"));
+    let text = ascii_payload(LEN + 32);
+    // The first index of `text` on a 16-byte boundary.
+    let base = (text.as_ptr() as usize).wrapping_neg() & 15;
+    let config = ClientConfig::default();
+    let st = config.storage();
+    let mut client = open_connection_with(st.rng, st.tx, config.connection_config()).unwrap();
+    let mut out = vec![0u8; LEN + 32];
+    let at = (out.as_ptr() as usize).wrapping_neg() & 15;
+    for round in 0..3 {
+        for shift in [0, 1, 4, 8] {
+            let payload = &text[base + shift..base + shift + LEN];
+            let ours = min_ns(n, || {
+                client.send_text(black_box(payload)).unwrap();
+                let sent = black_box(client.transmit()).len();
+                client.advance_transmit(sent);
+            });
+            let anchor = min_ns(n, || {
+                let dst = black_box(&mut out[at..at + LEN]);
+                xor_copy_u64(dst, black_box(payload.as_bytes()), [1, 2, 3, 4]);
+            });
+            println!(
+                "round {round} payload +{shift:2}: client {ours:5} ns  u64 XOR anchor {anchor:5} ns  ratio {:.3}",
+                anchor as f64 / ours as f64
+            );
+        }
+    }
+}
