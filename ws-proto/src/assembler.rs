@@ -177,7 +177,7 @@ fn message(kind: DataKind, data: &[u8]) -> Result<Option<Message<'_>>, AssembleE
     Ok(Some(match kind {
         DataKind::Binary => Message::Binary(data),
         DataKind::Text => {
-            Message::Text(core::str::from_utf8(data).map_err(|_| AssembleError::InvalidUtf8)?)
+            Message::Text(crate::utf8::validate(data).map_err(|_| AssembleError::InvalidUtf8)?)
         }
     }))
 }

@@ -68,7 +68,7 @@ impl<'a> CloseFrame<'a> {
                     return Err(ProtocolError::InvalidCloseCode);
                 }
                 let reason =
-                    core::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+                    crate::utf8::validate(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
                 Ok(CloseFrame {
                     code: Some(code),
                     reason,

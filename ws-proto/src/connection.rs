@@ -1213,7 +1213,7 @@ impl<R: Random, S: Buffer> Connection<R, S> {
         }
         let (from, to) = self.request.host;
         let bytes = self.tx.storage().get(usize::from(from)..usize::from(to))?;
-        core::str::from_utf8(bytes).ok()
+        crate::utf8::validate(bytes).ok()
     }
 
     /// The bytes of the last [`Event::Inflated`] (empty otherwise); valid

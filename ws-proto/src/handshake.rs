@@ -395,7 +395,7 @@ pub fn parse_response_with<'i>(
                     return Err(HandshakeError::Protocol);
                 }
                 protocol =
-                    Some(core::str::from_utf8(chosen).map_err(|_| HandshakeError::Protocol)?);
+                    Some(crate::utf8::validate(chosen).map_err(|_| HandshakeError::Protocol)?);
             }
             None => {}
         }

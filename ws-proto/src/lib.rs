@@ -22,9 +22,11 @@
 //! - Messages whole in one frame come as [`Event::Text`] / [`Event::Binary`];
 //!   others stream as [`Event::Fragment`]s, which an [`Assembler`] over bounded
 //!   storage joins for callers who want whole messages.
-//! - Safe code throughout but one `unsafe` line: turning a payload already
-//!   checked to be ASCII into `&str` without a second pass (measured: 16-byte
-//!   text decode from 331 to 140 instructions; see `utf8::validate`).
+//! - Safe code throughout but two `unsafe` lines, both turning a payload
+//!   already checked into `&str` without a second pass: one checked to be
+//!   ASCII (measured: 16-byte text decode from 331 to 140 instructions), one
+//!   checked by the validator's state machine on 32-bit targets (which leaves
+//!   `core::str::from_utf8` out of an ESP32's flash); see `utf8::validate`.
 //! - Every violation of RFC 6455 by the server ends in a typed [`Error`] after
 //!   the close frame with the right code is queued. Nothing panics, nothing
 //!   grows: all storage is the caller's and bounded.
@@ -42,8 +44,9 @@
 //! a transport's TLS layer names its failures), [`queue`] (the outbound queue), [`time`],
 //! [`random`], [`error`].
 #![no_std]
-// One measured hot path needs `unsafe` (the ASCII fast path in `utf8::validate`,
-// with its SAFETY comment and Miri-run tests); everything else is safe code.
+// Two measured conversions need `unsafe` (in `utf8::validate`: the ASCII fast
+// path, and the 32-bit path that has no `from_utf8`; each with its SAFETY
+// comment and Miri-run tests); everything else is safe code.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(

@@ -160,7 +160,7 @@ pub(crate) fn location(response: &[u8]) -> Option<(u16, Option<&[u8]>)> {
         .split(|&b| b == b'\n')
         .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let status = lines.next()?.strip_prefix(b"HTTP/1.")?.get(2..5)?;
-    let status = core::str::from_utf8(status).ok()?.parse().ok()?;
+    let status = crate::utf8::validate(status).ok()?.parse().ok()?;
     let location = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| {
@@ -237,7 +237,7 @@ pub(crate) fn rewrite(
     let base = Base::of(head, old, hop).ok_or(InvalidLocation)?;
     let url_len = resolve(&base, location, scratch).ok_or(TooLarge)?;
     let (url_bytes, rest) = scratch.split_at_mut(url_len);
-    let text = core::str::from_utf8(url_bytes).map_err(|_| InvalidLocation)?;
+    let text = crate::utf8::validate(url_bytes).map_err(|_| InvalidLocation)?;
     let url = Url::parse(text).map_err(|_| InvalidLocation)?;
     if hop.secure && !url.secure {
         return Err(Downgrade);
@@ -252,7 +252,7 @@ pub(crate) fn rewrite(
     let target = Target {
         secure: url.secure,
         port: url.port,
-        ip: url.host.parse().ok(),
+        ip: crate::driver::ip::parse(url.host, url.ipv6),
         key,
     };
     let (start_len, host) = handshake::write_request_start(rest, &url).map_err(|_| TooLarge)?;

@@ -780,11 +780,7 @@ impl Hold<'_> {
         if h.opcode == OpCode::Text {
             let body = pending.get(hlen + *self.checked as usize..)?;
             // Both below `total`, which fits in 32 bits.
-            let checked = match core::str::from_utf8(body) {
-                Ok(_) => body.len(),
-                Err(e) if e.error_len().is_none() => e.valid_up_to(),
-                Err(_) => return None,
-            };
+            let checked = crate::utf8::valid_up_to(body).ok()?;
             *self.checked += checked as u32;
         }
         Some(total)

@@ -40,7 +40,7 @@
 
 mod error;
 mod io;
-mod ip;
+pub(crate) mod ip;
 mod run;
 mod slot;
 pub mod table;
