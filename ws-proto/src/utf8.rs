@@ -104,16 +104,24 @@ impl Utf8Validator {
             };
             return Ok(());
         }
-        let (need, lo, hi) = match b {
-            0x00..=0x7f => return Ok(()),
-            0xc2..=0xdf => (1, 0x80, 0xbf),
-            0xe0 => (2, 0xa0, 0xbf),
-            0xed => (2, 0x80, 0x9f),
-            0xe1..=0xef => (2, 0x80, 0xbf),
-            0xf0 => (3, 0x90, 0xbf),
-            0xf1..=0xf3 => (3, 0x80, 0xbf),
-            0xf4 => (3, 0x80, 0x8f),
-            _ => return Err(InvalidUtf8),
+        if b < 0x80 {
+            return Ok(());
+        }
+        if !(0xc2..=0xf4).contains(&b) {
+            return Err(InvalidUtf8); // a continuation, an overlong lead, or past U+10FFFF
+        }
+        // The lead's length, then the second byte's narrower range after the
+        // leads whose shortest or longest forms are not allowed.
+        let need = 1 + u8::from(b >= 0xe0) + u8::from(b >= 0xf0);
+        let lo = match b {
+            0xe0 => 0xa0, // overlong below U+0800
+            0xf0 => 0x90, // overlong below U+10000
+            _ => 0x80,
+        };
+        let hi = match b {
+            0xed => 0x9f, // surrogates U+D800..U+DFFF
+            0xf4 => 0x8f, // past U+10FFFF
+            _ => 0xbf,
         };
         *self = Utf8Validator { need, lo, hi };
         Ok(())
