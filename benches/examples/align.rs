@@ -1,9 +1,10 @@
 //! The std `Client`'s 64 KiB send (`MaskRandom`, default queue: the `encode`
 //! bench's `ws_proto_client` row) beside the u64 XOR-copy anchor, with the
 //! caller's payload at 0, 1, 4 and 8 bytes past a 16-byte boundary. Each
-//! figure is the minimum of N runs (default 3000) of the CPU's wall clock,
-//! which noise only raises: for A/B runs of one change, built at two commits
-//! and run alternately, where criterion's medians move more than the change.
+//! figure is the minimum (which noise only raises) and the median of N runs
+//! (default 3000) of the wall clock: for A/B runs of one change, built at
+//! two commits and run alternately, where criterion's medians move more
+//! than the change.
 //!
 //! ```text
 //! cargo build --profile bench -p ws-benches --example align
@@ -22,16 +23,17 @@ use ws_transport_std::ClientConfig;
 
 const LEN: usize = 64 * 1024;
 
-/// The least time of `n` runs of `f`, in nanoseconds.
-fn min_ns(n: usize, mut f: impl FnMut()) -> u128 {
-    (0..n)
+/// The least and the median time of `n` runs of `f`, in nanoseconds.
+fn time_ns(n: usize, mut f: impl FnMut()) -> (u128, u128) {
+    let mut runs: Vec<u128> = (0..n.max(1))
         .map(|_| {
             let t = Instant::now();
             f();
             t.elapsed().as_nanos()
         })
-        .min()
-        .unwrap_or(0)
+        .collect();
+    runs.sort_unstable();
+    (runs[0], runs[runs.len() / 2])
 }
 
 fn main() {
@@ -49,18 +51,23 @@ fn main() {
     for round in 0..3 {
         for shift in [0, 1, 4, 8] {
             let payload = &text[base + shift..base + shift + LEN];
-            let ours = min_ns(n, || {
+            let ours = time_ns(n, || {
                 client.send_text(black_box(payload)).unwrap();
                 let sent = black_box(client.transmit()).len();
                 client.advance_transmit(sent);
             });
-            let anchor = min_ns(n, || {
+            let anchor = time_ns(n, || {
                 let dst = black_box(&mut out[at..at + LEN]);
                 xor_copy_u64(dst, black_box(payload.as_bytes()), [1, 2, 3, 4]);
             });
             println!(
-                "round {round} payload +{shift:2}: client {ours:5} ns  u64 XOR anchor {anchor:5} ns  ratio {:.3}",
-                anchor as f64 / ours as f64
+                "round {round} payload +{shift:2}: client min {:5} median {:5} ns, u64 XOR anchor min {:5} median {:5} ns: ratio {:.3} (min) {:.3} (median)",
+                ours.0,
+                ours.1,
+                anchor.0,
+                anchor.1,
+                anchor.0 as f64 / ours.0 as f64,
+                anchor.1 as f64 / ours.1 as f64
             );
         }
     }
