@@ -14,8 +14,8 @@
 //!   point at either end of a piece goes through [`Utf8Validator::step`].
 //! - 32-bit targets (the ESP32): [`Utf8Validator::step`] for every byte that
 //!   is not in a 16-byte ASCII run. `core::str::from_utf8` and its 256-byte
-//!   width table are about 800 bytes of flash there; this is a few dozen
-//!   instructions.
+//!   width table are about 800 bytes of flash there; the state machine and
+//!   its scans are about 400.
 
 /// The bytes seen so far are not valid UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
