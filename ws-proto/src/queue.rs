@@ -25,8 +25,8 @@ use crate::frame::{encode_masked, header_len, OpCode, MAX_CONTROL_PAYLOAD};
 use crate::mask::ALIGN_FROM;
 
 /// Whether large frames are placed for aligned masking ([`TxQueue`]'s
-/// `push_aligned`): on 64-bit targets, whose masking works in words. 32-bit
-/// ones mask byte by byte, where alignment buys nothing.
+/// `make_room_long`): on 64-bit targets, whose masking works in words.
+/// 32-bit ones mask byte by byte, where alignment buys nothing.
 const ALIGN_LARGE: bool = cfg!(target_pointer_width = "64");
 
 /// The largest control frame a client sends: 2 + 4 (mask) + 125 bytes.
@@ -35,6 +35,16 @@ pub const MAX_CONTROL_FRAME: usize = 2 + 4 + MAX_CONTROL_PAYLOAD;
 /// Bytes of the queue that data frames may not use: room for one pong and the
 /// close frame.
 pub const CONTROL_RESERVE: usize = 2 * MAX_CONTROL_FRAME;
+
+/// The length of a masked frame with `payload_len` bytes of payload.
+#[inline(always)]
+fn frame_len(payload_len: usize) -> usize {
+    if payload_len < 126 {
+        6 + payload_len
+    } else {
+        header_len(payload_len as u64, true).saturating_add(payload_len)
+    }
+}
 
 /// Which reserve a frame may dip into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -229,16 +239,14 @@ impl<S: Buffer> TxQueue<S> {
         payload: &[u8],
         key: [u8; 4],
     ) -> Result<(), SendError> {
-        let len = if payload.len() < 126 {
-            6 + payload.len()
+        let reserve = class.reserve();
+        if !ALIGN_LARGE {
+            self.make_room(frame_len(payload.len()), reserve)?;
+        } else if payload.len() < 126 {
+            self.make_room(6 + payload.len(), reserve)?;
         } else {
-            let len = header_len(payload.len() as u64, true).saturating_add(payload.len());
-            if ALIGN_LARGE && payload.len() >= ALIGN_FROM && self.head == self.tail {
-                return self.push_aligned(class, opcode, fin, payload, key, len);
-            }
-            len
-        };
-        self.make_room(len, class.reserve())?;
+            self.make_room_long(payload, reserve)?;
+        }
         let tail = self.tail;
         let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)
             .ok_or(SendError::TooLarge)?;
@@ -247,44 +255,38 @@ impl<S: Buffer> TxQueue<S> {
         Ok(())
     }
 
-    /// [`push_frame`](Self::push_frame) for a large frame (`len` bytes) into
-    /// the empty queue: placed up to 15 bytes in, so that its payload has the
-    /// caller's payload's address modulo 16. [`copy_masked`] aligns its
-    /// stores; this aligns its loads as well, which no offset of a frame in
-    /// the queue could do for every caller (the std Client's 64 KiB send
-    /// took 5% longer with misaligned loads, `benches/README.md`). Without
-    /// room for the 15 bytes more, the frame goes to the front as usual.
+    /// [`make_room`](Self::make_room) for a frame of 126 bytes or more with
+    /// this payload. From [`ALIGN_FROM`] bytes into the empty queue (on
+    /// 64-bit targets), the frame starts up to 15 bytes in, so that its
+    /// payload has the caller's payload's address modulo 16:
+    /// [`copy_masked`] aligns its stores, and this aligns its loads as well,
+    /// which no fixed offset could do for every caller (the std Client's
+    /// 64 KiB send took 5% longer with misaligned loads, `benches/README.md`).
+    /// Without room for the 15 bytes more, the frame goes to the front as
+    /// usual.
+    ///
+    /// 64-bit targets only, out of line, which keeps the short frame's
+    /// inlined path small (the std Client's send 16 B: 136 -> 132
+    /// instructions); 32-bit ones, where `push_frame` has one copy, keep one
+    /// `make_room` for both lengths (a second one was 18 bytes of flash).
     ///
     /// [`copy_masked`]: crate::mask::copy_masked
     #[inline(never)]
-    fn push_aligned(
-        &mut self,
-        class: Class,
-        opcode: OpCode,
-        fin: bool,
-        payload: &[u8],
-        key: [u8; 4],
-        len: usize,
-    ) -> Result<(), SendError> {
-        self.head = 0;
-        self.tail = 0;
-        let room_to_shift = self.make_room(len.saturating_add(15), class.reserve());
-        if room_to_shift.is_ok() {
-            // Addresses only (pointer-to-address casts are safe): where the
-            // payload would land at the front, and where the caller's is.
-            let header = len - payload.len();
-            let at = (self.buf.as_ref().as_ptr() as usize).wrapping_add(header);
-            let pad = (payload.as_ptr() as usize).wrapping_sub(at) & 15;
-            self.head = pad;
-            self.tail = pad;
-        } else {
-            self.make_room(len, class.reserve())?;
+    fn make_room_long(&mut self, payload: &[u8], reserve: usize) -> Result<(), SendError> {
+        let len = frame_len(payload.len());
+        if payload.len() < ALIGN_FROM || self.head != self.tail {
+            return self.make_room(len, reserve);
         }
-        let tail = self.tail;
-        let written = encode_masked(&mut self.buf.as_mut()[tail..], opcode, fin, payload, key)
-            .ok_or(SendError::TooLarge)?;
-        self.tail += written;
-        self.last = written;
+        (self.head, self.tail) = (0, 0);
+        if self.make_room(len.saturating_add(15), reserve).is_err() {
+            return self.make_room(len, reserve);
+        }
+        // Addresses only (pointer-to-address casts are safe): where the
+        // payload would land at the front, and where the caller's is.
+        let header = len - payload.len();
+        let at = (self.buf.as_ref().as_ptr() as usize).wrapping_add(header);
+        let pad = (payload.as_ptr() as usize).wrapping_sub(at) & 15;
+        (self.head, self.tail) = (pad, pad);
         Ok(())
     }
 
@@ -299,8 +301,7 @@ impl<S: Buffer> TxQueue<S> {
 
     /// Whether a frame with this payload length would be accepted now.
     pub(crate) fn has_room(&self, class: Class, payload_len: usize) -> bool {
-        let len = header_len(payload_len as u64, true).saturating_add(payload_len);
-        self.admit(len, class.reserve()).is_ok()
+        self.admit(frame_len(payload_len), class.reserve()).is_ok()
     }
 }
 
