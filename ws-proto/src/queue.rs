@@ -413,6 +413,53 @@ mod tests {
         }
     }
 
+    /// Runs `ops` (frame kind, payload length, payload offset, bytes to
+    /// transmit after it) on `q`; checks that the bytes that leave are
+    /// exactly the accepted frames, whole and in order.
+    fn bytes_out_are_accepted_frames<S: Buffer>(
+        mut q: TxQueue<S>,
+        ops: &[(u8, usize, usize, usize)],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let src: Vec<u8> = (0..9016).map(|i| (i * 7) as u8).collect();
+        let (mut sent, mut accepted) = (Vec::new(), Vec::new());
+        for &(kind, len, shift, take) in ops {
+            let (class, opcode, len) = match kind {
+                0 => (Class::Data, OpCode::Binary, len),
+                1 => (Class::Data, OpCode::Text, len),
+                _ => (Class::Pong, OpCode::Pong, len.min(125)),
+            };
+            let payload = &src[shift..shift + len];
+            let key = [shift as u8, 2, 3, 4];
+            if q.push_frame(class, opcode, true, payload, key).is_ok() {
+                let mut frame = vec![0u8; frame_len(len)];
+                let n = encode_masked(&mut frame, opcode, true, payload, key).unwrap();
+                accepted.extend_from_slice(&frame[..n]);
+            }
+            let n = take.min(q.pending().len());
+            sent.extend_from_slice(&q.pending()[..n]);
+            q.advance(n);
+            proptest::prop_assert_eq!(&sent[..], &accepted[..sent.len()]);
+        }
+        sent.extend_from_slice(q.pending());
+        proptest::prop_assert_eq!(sent, accepted);
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::test_config::proptest(256))]
+        /// Any mix of small and large frames (placed or not), partial
+        /// transmits and refusals, over fixed and growable storage.
+        #[test]
+        fn bytes_out_are_the_accepted_frames_in_order(
+            ops in proptest::collection::vec(
+                (0u8..3, 0usize..9000, 0usize..16, 0usize..12000), 1..24),
+        ) {
+            bytes_out_are_accepted_frames(TxQueue::new(vec![0u8; 12_000]), &ops)?;
+            let growable = crate::GrowableBuffer::new(512, 12_000, 20_000);
+            bytes_out_are_accepted_frames(TxQueue::new(growable), &ops)?;
+        }
+    }
+
     #[test]
     fn compacts_and_keeps_order() {
         let mut q = TxQueue::new([0u8; CONTROL_RESERVE + 64]);
