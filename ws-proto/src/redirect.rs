@@ -482,6 +482,31 @@ mod tests {
         );
     }
 
+    /// An IP-literal target is connected to without resolution; a name is
+    /// resolved (the driver's own literal parser, as for the first URL).
+    #[test]
+    fn a_target_that_is_an_ip_literal_skips_resolution() {
+        let target = |location: &str| {
+            let url = Url::parse("ws://h/a").unwrap();
+            let mut buf = [0u8; 1024];
+            let old = write_request(&mut buf, &url, KEY, &HandshakeOptions::default()).unwrap();
+            let hop = Hop {
+                secure: false,
+                port: 80,
+                visited: &[],
+                allowed: true,
+            };
+            rewrite(&mut buf, old, location.as_bytes(), hop).unwrap().1
+        };
+        let v4 = target("ws://192.168.1.10:8080/x");
+        assert_eq!(v4.ip, Some(IpAddr::from([192, 168, 1, 10])));
+        assert_eq!(v4.port, 8080);
+        let v6 = target("ws://[::1]/x");
+        assert_eq!(v6.ip, Some(IpAddr::from(core::net::Ipv6Addr::LOCALHOST)));
+        assert_eq!(target("ws://example.com/x").ip, None);
+        assert_eq!(target("ws://1.2.3/x").ip, None, "not an address: a name");
+    }
+
     #[test]
     fn redirects_that_are_not_followed() {
         use RedirectRefusal::*;
