@@ -434,6 +434,15 @@ mod tests {
     }
 
     fn follow(base_url: &str, location: &str, visited: &[u32]) -> Result<String, RedirectRefusal> {
+        follow_to(base_url, location, visited).map(|(text, _)| text)
+    }
+
+    /// The rewritten request and where it goes.
+    fn follow_to(
+        base_url: &str,
+        location: &str,
+        visited: &[u32],
+    ) -> Result<(String, Target), RedirectRefusal> {
         let url = Url::parse(base_url).unwrap();
         let opts = HandshakeOptions {
             protocols: &["chat", "v2"],
@@ -448,11 +457,11 @@ mod tests {
             allowed: visited.len() <= usize::from(MAX_REDIRECTS),
         };
         assert!(room(old.len, location.as_bytes()) <= buf.len());
-        let (new, _) = rewrite(&mut buf, old, location.as_bytes(), hop)?;
+        let (new, target) = rewrite(&mut buf, old, location.as_bytes(), hop)?;
         let text = String::from_utf8(buf[..new.len].to_vec()).unwrap();
         assert_eq!(&buf[new.key_at..new.key_at + 24], KEY);
         assert_eq!(&text[new.protocols.0..new.protocols.1], "chat, v2");
-        Ok(text)
+        Ok((text, target))
     }
 
     #[test]
@@ -486,18 +495,7 @@ mod tests {
     /// resolved (the driver's own literal parser, as for the first URL).
     #[test]
     fn a_target_that_is_an_ip_literal_skips_resolution() {
-        let target = |location: &str| {
-            let url = Url::parse("ws://h/a").unwrap();
-            let mut buf = [0u8; 1024];
-            let old = write_request(&mut buf, &url, KEY, &HandshakeOptions::default()).unwrap();
-            let hop = Hop {
-                secure: false,
-                port: 80,
-                visited: &[],
-                allowed: true,
-            };
-            rewrite(&mut buf, old, location.as_bytes(), hop).unwrap().1
-        };
+        let target = |location: &str| follow_to("ws://h/a", location, &[]).unwrap().1;
         let v4 = target("ws://192.168.1.10:8080/x");
         assert_eq!(v4.ip, Some(IpAddr::from([192, 168, 1, 10])));
         assert_eq!(v4.port, 8080);
