@@ -3,6 +3,9 @@
 # programs that do the handshake, send frames and decode frames) for
 # riscv32imc-unknown-none-elf (ESP32-C3 class) at opt-level "z" with LTO, then prints
 # their flash (.text + .rodata) and the RAM of one connection (state + buffers).
+# memset/memcpy/memmove/memcmp are linked to the chip's ROM, as esp-hal and
+# ESP-IDF link them (see ws-transport-esp/footprint/build.rs); a second build
+# with them in flash (FOOTPRINT_MEM_IN_FLASH=1) is printed beside it.
 # Goal (a target, not a test): the Session program (proto) <= 16 KiB of flash,
 # connection state <= 64 bytes + buffers.
 # Then the worst stack depth below each call of the client program (`-Z emit-stack-sizes`,
@@ -24,7 +27,7 @@ sections() {
 size_of() { sections "$1" | awk -v s="$2" '$1 == s { n += $2 } END { print n + 0 }'; }
 symbol() { readelf -sW "$bin/client" | awk -v s="$1" '$8 == s { print $3 }'; }
 
-echo "flash at opt-level z, $target (.text + .rodata; .srodata/.data included when present):"
+echo "flash at opt-level z, $target (.text + .rodata; .srodata/.data included when present; mem functions in ROM):"
 for prog in proto client async_client; do
   f="$bin/$prog"
   text=$(size_of "$f" .text)
@@ -36,6 +39,11 @@ for prog in proto client async_client; do
   esac
   printf '  %-12s %6d bytes = .text %d + .rodata %d   %s\n' "$prog" $((text + ro)) "$text" "$ro" "$what"
 done
+flash_of() { echo $(( $(size_of "$1" .text) + $(size_of "$1" .rodata) + $(size_of "$1" .srodata) + $(size_of "$1" .data) + $(size_of "$1" .sdata) )); }
+self_out="${CARGO_TARGET_DIR:-$PWD/target}/footprint-mem-in-flash"
+(cd ws-transport-esp/footprint && FOOTPRINT_MEM_IN_FLASH=1 CARGO_TARGET_DIR="$self_out" cargo build --quiet --release --target "$target")
+sbin_flash="$self_out/$target/release"
+echo "  the same with memset/memcpy/memmove/memcmp in flash (a chip without them in ROM): proto $(flash_of "$sbin_flash/proto"), client $(flash_of "$sbin_flash/client"), async_client $(flash_of "$sbin_flash/async_client")"
 flash=$(( $(size_of "$bin/proto" .text) + $(size_of "$bin/proto" .rodata) + $(size_of "$bin/proto" .srodata) + $(size_of "$bin/proto" .data) + $(size_of "$bin/proto" .sdata) ))
 echo "  goal: proto <= 16384 bytes (16 KiB) with httparse, sha1_smol, base64: $((flash - 16384)) bytes over (negative = under)"
 
@@ -66,7 +74,7 @@ printf '  base64 crate encode (used now)          %5d\n' "$(weigh '^probe_base64
 # rust-src), each frame plus the deepest chain of calls below it.
 if cargo +nightly --version >/dev/null 2>&1; then
   stack_out="${CARGO_TARGET_DIR:-$PWD/target}/footprint-stack"
-  (cd ws-transport-esp/footprint && CARGO_TARGET_DIR="$stack_out" \
+  (cd ws-transport-esp/footprint && CARGO_TARGET_DIR="$stack_out" FOOTPRINT_MEM_IN_FLASH=1 \
     RUSTFLAGS="-Z emit-stack-sizes -C force-unwind-tables=no" \
     cargo +nightly build --quiet --release --target "$target" -Zbuild-std=core)
   sbin="$stack_out/$target/release"
