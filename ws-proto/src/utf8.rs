@@ -172,10 +172,12 @@ fn is_ascii(bytes: &[u8]) -> bool {
     if CORE_BULK {
         return bytes.is_ascii();
     }
-    let words = bytes.chunks_exact(4);
-    let tail = words.remainder();
-    let seen = words.fold(0, |seen, w| seen | w[0] | w[1] | w[2] | w[3]);
-    tail.iter().fold(seen, |seen, &b| seen | b) < 0x80
+    let (mut seen, mut rest) = (0, bytes);
+    while let [a, b, c, d, tail @ ..] = rest {
+        seen |= a | b | c | d;
+        rest = tail;
+    }
+    rest.iter().fold(seen, |seen, &b| seen | b) < 0x80
 }
 
 /// [`validate`] without `core::str::from_utf8` (32-bit targets).
