@@ -172,6 +172,11 @@ fn is_ascii(bytes: &[u8]) -> bool {
     if CORE_BULK {
         return bytes.is_ascii();
     }
+    is_ascii_by_or(bytes)
+}
+
+/// [`is_ascii`] on 32-bit targets: the OR of all bytes has its top bit clear.
+fn is_ascii_by_or(bytes: &[u8]) -> bool {
     let (mut seen, mut rest) = (0, bytes);
     while let [a, b, c, d, tail @ ..] = rest {
         seen |= a | b | c | d;
@@ -341,6 +346,22 @@ mod tests {
                 core::str::from_utf8(c).ok(),
                 "{c:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ascii_by_or_agrees_with_core() {
+        // Every length up to 20 with one byte at 0x80 in each place, and none.
+        for len in 0..20 {
+            let mut bytes = vec![b'a'; len];
+            assert!(is_ascii_by_or(&bytes), "{len}");
+            for at in 0..len {
+                for high in [0x80, 0xff, 0xc3] {
+                    bytes[at] = high;
+                    assert_eq!(is_ascii_by_or(&bytes), bytes.is_ascii(), "{len} {at}");
+                    bytes[at] = 0x7f;
+                }
+            }
         }
     }
 
