@@ -7,6 +7,14 @@
 /// Bytes the protocol works in. Every method but the two `AsRef`/`AsMut`
 /// ones has a default for storage of a fixed size.
 pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {
+    /// Whether this storage can grow ([`grow`](Self::grow) may make it
+    /// longer). A session holds a partly read single-frame message back,
+    /// to hand it out borrowed from the buffer, only in a receive buffer
+    /// that grows; fixed storage takes it in pieces through the assembler.
+    /// (Holding in fixed storage saved one copy of at most the buffer's
+    /// size per message, for 556 bytes of the ESP32 program's flash.)
+    const GROWS: bool = false;
+
     /// The longest this storage can become (the hard limit).
     fn limit(&self) -> usize {
         self.as_ref().len()
@@ -110,6 +118,8 @@ mod growable {
     }
 
     impl Buffer for GrowableBuffer {
+        const GROWS: bool = true;
+
         fn limit(&self) -> usize {
             self.limit
         }

@@ -15,8 +15,8 @@
 //! [`Connection::recv`]), joins fragmented messages in bounded storage (or
 //! streams them as pieces, if built with [`Session::streaming`]), holds back
 //! a single-frame message that is only partly read when the receive buffer
-//! can take it whole (storage that grows grows for it, up to its limit), so
-//! that it comes borrowed from the buffer, copied once, and reports
+//! is storage that grows ([`Buffer::GROWS`]) and can grow to take it whole,
+//! so that it comes borrowed from the buffer, copied once, and reports
 //! the end of the connection exactly once as [`SessionEvent::Closed`]. An end
 //! of stream or a link failure is recorded, and reported only after the
 //! events of every byte received before it. Transport failures that happen
@@ -475,11 +475,15 @@ where
             ..
         } = self;
         let hold = Hold {
-            limit: if *streaming { 0 } else { (*rx).limit() },
+            limit: if *streaming || !RX::GROWS {
+                0
+            } else {
+                (*rx).limit()
+            },
             checked,
         };
         let rxb: &[u8] = (*rx).as_ref();
-        let (pos, stop) = decode(conn, &rxb[..*end], *start, assembler, hold, now);
+        let (pos, stop) = decode(conn, &rxb[..*end], *start, assembler, hold, *streaming, now);
         if let Stop::Hold(total) = stop {
             // `read_buf` makes the room, before the next read.
             *want = total as u32; // checked by `Hold::check` to fit
@@ -737,7 +741,8 @@ const NO_HOLD: u32 = u32::MAX;
 
 /// What `decode` needs to decide whether to hold a frame back.
 struct Hold<'a> {
-    /// The most the receive buffer can hold (0: never hold, streaming).
+    /// The most the receive buffer can hold (0: never hold: streaming, or
+    /// storage that cannot grow).
     limit: usize,
     /// Payload bytes of the held text frame already checked as UTF-8, or
     /// [`NO_HOLD`].
@@ -803,7 +808,7 @@ fn make_room<RX: Buffer>(rx: &mut RX, start: &mut usize, end: &mut usize, total:
 }
 
 /// Runs the connection over `rx[start..]` until an event, joining fragments
-/// in `assembler` unless streaming (`hold.limit == 0`), or until a frame to
+/// in `assembler` unless `streaming`, or until a frame to
 /// hold back. Returns the offset it got to.
 fn decode<'a, R, TX, A>(
     conn: &mut Connection<R, TX>,
@@ -811,6 +816,7 @@ fn decode<'a, R, TX, A>(
     mut start: usize,
     assembler: &'a mut Assembler<A>,
     mut hold: Hold<'_>,
+    streaming: bool,
     now: Instant,
 ) -> (usize, Stop<'a>)
 where
@@ -818,7 +824,6 @@ where
     TX: Buffer,
     A: Buffer,
 {
-    let streaming = hold.limit == 0;
     // A small whole message first, straight through.
     if let Some((n, event)) = conn.recv_small(now, &rx[start..]) {
         if !streaming {
