@@ -379,8 +379,9 @@ where
         if self.ended || self.link_end.is_some() || self.conn.state() == State::Closed {
             return &mut [];
         }
+        // Only storage that grows holds frames (`poll_event`).
         let want = core::mem::take(&mut self.want) as usize;
-        if want > 0 {
+        if RX::GROWS && want > 0 {
             if make_room(&mut self.rx, &mut self.start, &mut self.end, want) {
                 // Read only the rest of the held frame: once it is out, the
                 // buffer is empty and the next read starts at its front
