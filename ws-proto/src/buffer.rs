@@ -12,7 +12,7 @@ pub trait Buffer: AsRef<[u8]> + AsMut<[u8]> {
     /// to hand it out borrowed from the buffer, only in a receive buffer
     /// that grows; fixed storage takes it in pieces through the assembler.
     /// (Holding in fixed storage saved one copy of at most the buffer's
-    /// size per message, for 556 bytes of the ESP32 program's flash.)
+    /// size per message, for 694 bytes of the ESP32 Session program's flash.)
     const GROWS: bool = false;
 
     /// The longest this storage can become (the hard limit).
