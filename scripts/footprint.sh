@@ -45,7 +45,8 @@ self_out="${CARGO_TARGET_DIR:-$PWD/target}/footprint-mem-in-flash"
 sbin_flash="$self_out/$target/release"
 echo "  the same with memset/memcpy/memmove/memcmp in flash (a chip without them in ROM): proto $(flash_of "$sbin_flash/proto"), client $(flash_of "$sbin_flash/client"), async_client $(flash_of "$sbin_flash/async_client")"
 flash=$(( $(size_of "$bin/proto" .text) + $(size_of "$bin/proto" .rodata) + $(size_of "$bin/proto" .srodata) + $(size_of "$bin/proto" .data) + $(size_of "$bin/proto" .sdata) ))
-echo "  goal: proto <= 16384 bytes (16 KiB) with httparse, sha1_smol, base64: $((flash - 16384)) bytes over (negative = under)"
+verdict() { if [ "$1" -le 0 ]; then echo "met, $(( -$1 )) bytes under"; else echo "missed, $1 bytes over"; fi; }
+echo "  goal: proto <= 16384 bytes (16 KiB) with httparse, sha1_smol, base64: $(verdict $((flash - 16384)))"
 
 buffers=$((1024 * 3))
 slot=$(symbol FOOTPRINT_SLOT)
@@ -61,7 +62,7 @@ printf '    driver slot (link, address, deadline, readiness, generation) + socke
 printf '  client, 2 slots %5d bytes\n' "$client"
 printf '  client program statics: .bss %d bytes (the 2 slots new takes, all zero bytes, and the fake server), .data %d\n' \
   "$(size_of "$bin/client" .bss)" $(( $(size_of "$bin/client" .data) + $(size_of "$bin/client" .sdata) ))
-echo "  goal: state <= 64 bytes + buffers: $(( slot - buffers - 64 )) bytes over (negative = under)"
+echo "  goal: state <= 64 bytes + buffers: $(verdict $(( slot - buffers - 64 )))"
 
 # The pieces under ws-proto, weighed alone in the probe program (functions + tables).
 weigh() { readelf -sW "$bin/probe" | awk -v p="$1" '($4 == "FUNC" || $4 == "OBJECT") && $8 ~ p { n += $3 } END { print n + 0 }'; }
