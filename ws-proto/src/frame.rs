@@ -363,6 +363,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_config::proptest(256))]
+
         /// Any length up to 2^63 - 1 is written in the shortest form, its
         /// extended bytes big-endian as `to_be_bytes` gives them, and
         /// parsed back; one more bit is refused.

@@ -273,6 +273,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::test_config::proptest(256))]
+
         /// The one-pass parser returns what the search-per-part parser
         /// did, error for error, on strings made of the bytes that matter
         /// to it (after a scheme or not).
