@@ -1106,6 +1106,41 @@ mod tests {
     }
 
     #[test]
+    fn fixed_storage_takes_a_partly_read_frame_through_the_assembler() {
+        // The same frames as above, into a fixed receive buffer that could
+        // hold either whole: fixed storage never holds (`Buffer::GROWS`),
+        // so they come in pieces through the assembler, as the same whole
+        // messages.
+        let mut stream = b"\x82\x7e\x03\xe8".to_vec();
+        stream.extend_from_slice(&[7u8; 1000]);
+        stream.extend_from_slice(b"\x81\x7e\x03\xe8");
+        stream.extend(core::iter::repeat_n(b'a', 998));
+        stream.extend_from_slice("é".as_bytes());
+        let (s, mut all) = session(4096, 4096);
+        let mut s = Session::new(s.conn, vec![0u8; 2048], vec![0u8; 4096]).unwrap();
+        all.extend_from_slice(&stream);
+        let (mut events, mut at) = (Vec::new(), 0);
+        while at < all.len() {
+            let buf = s.read_buf();
+            let n = buf.len().min(7).min(all.len() - at);
+            buf[..n].copy_from_slice(&all[at..at + n]);
+            s.commit_read(n);
+            at += n;
+            while let Some(ev) = s.poll_event(Instant::ZERO) {
+                events.push(std::format!("{ev:?}"));
+            }
+            assert_eq!(s.want, 0, "fixed storage was asked to hold a frame");
+        }
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(
+            events[1],
+            std::format!("Message(Binary({:?}))", [7u8; 1000])
+        );
+        let text = std::format!("{}é", "a".repeat(998));
+        assert_eq!(events[2], std::format!("Message(Text({text:?}))"));
+    }
+
+    #[test]
     fn held_text_still_fails_on_the_first_bad_byte() {
         // A 1000-byte text frame whose 11th payload byte is not UTF-8.
         let mut stream = b"\x81\x7e\x03\xe8".to_vec();
