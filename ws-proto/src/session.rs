@@ -1075,13 +1075,20 @@ mod tests {
         (out, asm_used, first)
     }
 
-    #[test]
-    fn a_frame_larger_than_the_buffer_is_held_whole_not_assembled() {
+    /// A 1000-byte binary frame of 7s, then a 1000-byte text frame of `a`s
+    /// ending in "é".
+    fn two_1000_byte_frames() -> Vec<u8> {
         let mut stream = b"\x82\x7e\x03\xe8".to_vec();
         stream.extend_from_slice(&[7u8; 1000]);
         stream.extend_from_slice(b"\x81\x7e\x03\xe8");
         stream.extend(core::iter::repeat_n(b'a', 998));
         stream.extend_from_slice("é".as_bytes());
+        stream
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_buffer_is_held_whole_not_assembled() {
+        let stream = two_1000_byte_frames();
         // Under Miri, which interprets every byte, fewer read sizes.
         let pieces: &[usize] = if cfg!(miri) {
             &[100]
@@ -1111,11 +1118,7 @@ mod tests {
         // hold either whole: fixed storage never holds (`Buffer::GROWS`),
         // so they come in pieces through the assembler, as the same whole
         // messages.
-        let mut stream = b"\x82\x7e\x03\xe8".to_vec();
-        stream.extend_from_slice(&[7u8; 1000]);
-        stream.extend_from_slice(b"\x81\x7e\x03\xe8");
-        stream.extend(core::iter::repeat_n(b'a', 998));
-        stream.extend_from_slice("é".as_bytes());
+        let stream = two_1000_byte_frames();
         let (s, mut all) = session(4096, 4096);
         let mut s = Session::new(s.conn, vec![0u8; 2048], vec![0u8; 4096]).unwrap();
         all.extend_from_slice(&stream);
