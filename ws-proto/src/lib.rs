@@ -22,11 +22,13 @@
 //! - Messages whole in one frame come as [`Event::Text`] / [`Event::Binary`];
 //!   others stream as [`Event::Fragment`]s, which an [`Assembler`] over bounded
 //!   storage joins for callers who want whole messages.
-//! - Safe code throughout but two `unsafe` lines, both turning a payload
+//! - Safe code throughout but three `unsafe` lines. Two turn a payload
 //!   already checked into `&str` without a second pass: one checked to be
 //!   ASCII (measured: 16-byte text decode from 331 to 140 instructions), one
 //!   checked by the validator's state machine on 32-bit targets (which leaves
 //!   `core::str::from_utf8` out of an ESP32's flash); see `utf8::validate`.
+//!   The third (feature `std`, x86_64) calls the masking loop compiled for
+//!   AVX2 once the CPU is known to have it; see [`mask`].
 //! - Every violation of RFC 6455 by the server ends in a typed [`Error`] after
 //!   the close frame with the right code is queued. Nothing panics, nothing
 //!   grows: all storage is the caller's and bounded.
@@ -45,8 +47,9 @@
 //! [`random`], [`error`].
 #![no_std]
 // Two measured conversions need `unsafe` (in `utf8::validate`: the ASCII fast
-// path, and the 32-bit path that has no `from_utf8`; each with its SAFETY
-// comment and Miri-run tests); everything else is safe code.
+// path, and the 32-bit path that has no `from_utf8`), and one measured call
+// (in `mask`: the AVX2 loop after the CPU check); each with its SAFETY
+// comment and Miri-run tests. Everything else is safe code.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(
@@ -54,7 +57,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-#[cfg(test)]
+// `std` only for asking the CPU what it has (feature `std`), and in tests.
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 #[cfg(all(feature = "alloc", feature = "deflate"))]
