@@ -1,17 +1,19 @@
 //! The std `Client`'s 64 KiB send (`MaskRandom`, default queue: the `encode`
 //! bench's `ws_proto_client` row) beside the u64 XOR-copy anchor, with the
-//! caller's payload at 0, 1, 4 and 8 bytes past a 16-byte boundary. Each
-//! figure is the minimum (which noise only raises) and the median of N runs
-//! (default 3000) of the wall clock: for A/B runs of one change, built at
-//! two commits and run alternately, where criterion's medians move more
-//! than the change.
+//! caller's payload at 0, 1, 8, 16, 32 and 48 bytes past a 64-byte boundary.
+//! Each figure is the minimum (which noise only raises) and the median of N
+//! runs (default 3000) of the wall clock; LEN (default 65536) sets the
+//! payload's length. For A/B runs of one change, built at two commits and
+//! run alternately, where criterion's medians move more than the change
+//! (and a criterion run has the caller's payload wherever the allocator put
+//! it, a figure this example takes apart).
 //!
 //! ```text
 //! cargo build --profile bench -p ws-benches --example align
-//! taskset -c 1 target/release/examples/align [N]
+//! taskset -c 1 target/release/examples/align [N] [LEN]
 //! ```
 //!
-//! The anchor writes to a 16-byte aligned buffer, so at offset 0 both of its
+//! The anchor writes to a 64-byte aligned buffer, so at offset 0 both of its
 //! sides are aligned (the `encode` bench's target) and at the others only
 //! its stores are.
 
@@ -20,8 +22,6 @@ use std::time::Instant;
 
 use ws_benches::{ascii_payload, open_connection_with, xor_copy_u64};
 use ws_transport_std::ClientConfig;
-
-const LEN: usize = 64 * 1024;
 
 /// The least and the median time of `n` runs of `f`, in nanoseconds.
 fn time_ns(n: usize, mut f: impl FnMut()) -> (u128, u128) {
@@ -39,25 +39,28 @@ fn time_ns(n: usize, mut f: impl FnMut()) -> (u128, u128) {
 fn main() {
     let n = std::env::args()
         .nth(1)
-        .map_or(3000, |a| a.parse().expect("usage: align [N]"));
-    let text = ascii_payload(LEN + 32);
-    // The first index of `text` on a 16-byte boundary.
-    let base = (text.as_ptr() as usize).wrapping_neg() & 15;
+        .map_or(3000, |a| a.parse().expect("usage: align [N] [LEN]"));
+    let len: usize = std::env::args()
+        .nth(2)
+        .map_or(64 * 1024, |a| a.parse().expect("usage: align [N] [LEN]"));
+    let text = ascii_payload(len + 128);
+    // The first index of `text` on a 64-byte boundary.
+    let base = (text.as_ptr() as usize).wrapping_neg() & 63;
     let config = ClientConfig::default();
     let st = config.storage();
     let mut client = open_connection_with(st.rng, st.tx, config.connection_config()).unwrap();
-    let mut out = vec![0u8; LEN + 32];
-    let at = (out.as_ptr() as usize).wrapping_neg() & 15;
+    let mut out = vec![0u8; len + 64];
+    let at = (out.as_ptr() as usize).wrapping_neg() & 63;
     for round in 0..3 {
-        for shift in [0, 1, 4, 8] {
-            let payload = &text[base + shift..base + shift + LEN];
+        for shift in [0, 1, 8, 16, 32, 48] {
+            let payload = &text[base + shift..base + shift + len];
             let ours = time_ns(n, || {
                 client.send_text(black_box(payload)).unwrap();
                 let sent = black_box(client.transmit()).len();
                 client.advance_transmit(sent);
             });
             let anchor = time_ns(n, || {
-                let dst = black_box(&mut out[at..at + LEN]);
+                let dst = black_box(&mut out[at..at + len]);
                 xor_copy_u64(dst, black_box(payload.as_bytes()), [1, 2, 3, 4]);
             });
             println!(
