@@ -38,19 +38,6 @@ const ALIGN_LARGE: bool = cfg!(target_pointer_width = "64");
 /// (`benches/examples/align.rs`).
 const PLACE_MODULO: usize = 64;
 
-/// A large frame's payload is not placed less than this many bytes after
-/// the caller's payload modulo 4 KiB. There, a load of the source has the
-/// same low 12 address bits as a store to the destination made a few
-/// iterations before, and waits for it ("4K aliasing"): a 64 KiB masked
-/// copy took 1,936-2,023 ns with the destination 16-96 bytes after the
-/// source, 1,751 at 0 and 1,575-1,614 from 384 bytes on (memcpy alike);
-/// the `encode` bench's client row had its payload 64 bytes after.
-const ALIAS_WINDOW: usize = 512;
-
-/// The most a large frame is moved into the empty queue: alignment, then
-/// out of the aliasing window.
-const PLACE_MAX: usize = PLACE_MODULO - 1 + ALIAS_WINDOW;
-
 /// The largest control frame a client sends: 2 + 4 (mask) + 125 bytes.
 pub const MAX_CONTROL_FRAME: usize = 2 + 4 + MAX_CONTROL_PAYLOAD;
 
@@ -279,17 +266,13 @@ impl<S: Buffer> TxQueue<S> {
 
     /// [`make_room`](Self::make_room) for a frame of 126 bytes or more with
     /// this payload. From [`ALIGN_FROM`] bytes into the empty queue (on
-    /// 64-bit targets), the frame starts up to [`PLACE_MAX`] bytes in:
-    /// - so that its payload has the caller's payload's address modulo
-    ///   [`PLACE_MODULO`]: [`copy_masked`] aligns its stores, and this
-    ///   aligns its loads as well, which no fixed offset could do for every
-    ///   caller (the std Client's 64 KiB send took 5% longer with
-    ///   misaligned loads, `benches/README.md`);
-    /// - and, in whole cache lines more, not within [`ALIAS_WINDOW`] bytes
-    ///   after the caller's payload modulo 4 KiB.
-    ///
-    /// With room for the alignment only, only that; with no room for either,
-    /// the frame goes to the front as usual.
+    /// 64-bit targets), the frame starts up to 63 bytes in, so that its
+    /// payload has the caller's payload's address modulo [`PLACE_MODULO`]:
+    /// [`copy_masked`] aligns its stores, and this aligns its loads as well,
+    /// which no fixed offset could do for every caller (the std Client's
+    /// 64 KiB send took 5% longer with misaligned loads, `benches/README.md`).
+    /// Without room for the 63 bytes more, the frame goes to the front as
+    /// usual.
     ///
     /// 64-bit targets only, out of line, which keeps the short frame's
     /// inlined path small (the std Client's send 16 B: 136 -> 132
@@ -304,13 +287,9 @@ impl<S: Buffer> TxQueue<S> {
             return self.make_room(len, reserve);
         }
         (self.head, self.tail) = (0, 0);
-        let unalias = self
-            .make_room(len.saturating_add(PLACE_MAX), reserve)
-            .is_ok();
-        if !unalias
-            && self
-                .make_room(len.saturating_add(PLACE_MODULO - 1), reserve)
-                .is_err()
+        if self
+            .make_room(len.saturating_add(PLACE_MODULO - 1), reserve)
+            .is_err()
         {
             return self.make_room(len, reserve);
         }
@@ -318,13 +297,7 @@ impl<S: Buffer> TxQueue<S> {
         // payload would land at the front, and where the caller's is.
         let header = len - payload.len();
         let at = (self.buf.as_ref().as_ptr() as usize).wrapping_add(header);
-        let src = payload.as_ptr() as usize;
-        let mut pad = src.wrapping_sub(at) & (PLACE_MODULO - 1);
-        // Now a whole number of cache lines after the source (mod 4 KiB).
-        let after = at.wrapping_add(pad).wrapping_sub(src) & 4095;
-        if unalias && after < ALIAS_WINDOW {
-            pad += ALIAS_WINDOW - after;
-        }
+        let pad = (payload.as_ptr() as usize).wrapping_sub(at) & (PLACE_MODULO - 1);
         (self.head, self.tail) = (pad, pad);
         Ok(())
     }
@@ -414,46 +387,36 @@ mod tests {
     }
 
     /// A large frame into the empty queue gets its payload at the caller's
-    /// payload's address modulo 64 and, with room for it, at least 512 bytes
-    /// after it modulo 4 KiB (64-bit targets), is the same frame, and leaves
-    /// the control reserve intact; with room for the alignment only, only
-    /// that; without room for either it goes to the front.
+    /// payload's address modulo 64 (64-bit targets), is the same frame, and
+    /// leaves the control reserve intact; without room for the shift it goes
+    /// to the front.
     #[test]
     fn large_frame_placed_for_aligned_masking() {
         let len = ALIGN_FROM + 3;
         let frame = header_len(len as u64, true) + len;
-        let src: Vec<u8> = (0..len + 4096).map(|i| i as u8).collect();
+        let src: Vec<u8> = (0..len + PLACE_MODULO).map(|i| i as u8).collect();
         let key = [1, 2, 3, 4];
-        // Shifts across a whole page, so that the caller's payload meets the
-        // queue at every distance modulo 4 KiB (a few of them under Miri,
-        // which interprets every byte).
-        let step = if cfg!(miri) { 1021 } else { 61 };
-        for shift in (0..4096).step_by(step) {
+        // Under Miri, which interprets every byte, a few of the shifts.
+        let step = if cfg!(miri) { 21 } else { 1 };
+        for shift in (0..PLACE_MODULO).step_by(step) {
             let payload = &src[shift..shift + len];
             let mut expected = vec![0u8; frame];
             encode_masked(&mut expected, OpCode::Binary, true, payload, key).unwrap();
-            let apart = |q: &TxQueue<Vec<u8>>| {
-                let at = q.pending()[frame - len..].as_ptr() as usize;
-                at.wrapping_sub(payload.as_ptr() as usize) & 4095
-            };
-            for (extra, unaliased) in [(PLACE_MAX, true), (PLACE_MODULO - 1, false)] {
-                let mut q = TxQueue::new(vec![0u8; frame + extra + CONTROL_RESERVE]);
-                q.push_frame(Class::Data, OpCode::Binary, true, payload, key)
-                    .unwrap();
-                assert_eq!(q.pending(), &expected[..]);
-                if ALIGN_LARGE {
-                    assert_eq!(apart(&q) % PLACE_MODULO, 0, "shift {shift}");
-                    if unaliased {
-                        assert!(apart(&q) >= ALIAS_WINDOW, "shift {shift}");
-                    }
-                }
-                q.push_frame(Class::Pong, OpCode::Pong, true, &[1; 125], key)
-                    .unwrap();
-                q.push_frame(Class::Close, OpCode::Close, true, &[1; 125], key)
-                    .unwrap();
-                assert_eq!(q.pending().len(), frame + 2 * MAX_CONTROL_FRAME);
-                assert_eq!(&q.pending()[..frame], &expected[..]);
+            let mut q = TxQueue::new(vec![0u8; frame + PLACE_MODULO - 1 + CONTROL_RESERVE]);
+            q.push_frame(Class::Data, OpCode::Binary, true, payload, key)
+                .unwrap();
+            assert_eq!(q.pending(), &expected[..]);
+            let at = q.pending()[frame - len..].as_ptr() as usize;
+            let apart = at.wrapping_sub(payload.as_ptr() as usize) & (PLACE_MODULO - 1);
+            if ALIGN_LARGE {
+                assert_eq!(apart, 0, "shift {shift}");
             }
+            q.push_frame(Class::Pong, OpCode::Pong, true, &[1; 125], key)
+                .unwrap();
+            q.push_frame(Class::Close, OpCode::Close, true, &[1; 125], key)
+                .unwrap();
+            assert_eq!(q.pending().len(), frame + 2 * MAX_CONTROL_FRAME);
+            assert_eq!(&q.pending()[..frame], &expected[..]);
 
             // Exactly enough room: the frame at the front.
             let mut q = TxQueue::new(vec![0u8; frame + CONTROL_RESERVE]);
@@ -471,7 +434,7 @@ mod tests {
         mut q: TxQueue<S>,
         ops: &[(u8, usize, usize, usize)],
     ) -> Result<(), proptest::test_runner::TestCaseError> {
-        let src: Vec<u8> = (0..9000 + 4096).map(|i| (i * 7) as u8).collect();
+        let src: Vec<u8> = (0..9000 + PLACE_MODULO).map(|i| (i * 7) as u8).collect();
         let (mut sent, mut accepted) = (Vec::new(), Vec::new());
         for &(kind, len, shift, take) in ops {
             let (class, opcode, len) = match kind {
@@ -503,7 +466,7 @@ mod tests {
         #[test]
         fn bytes_out_are_the_accepted_frames_in_order(
             ops in proptest::collection::vec(
-                (0u8..3, 0usize..9000, 0usize..4096, 0usize..12000), 1..24),
+                (0u8..3, 0usize..9000, 0usize..PLACE_MODULO, 0usize..12000), 1..24),
         ) {
             bytes_out_are_accepted_frames(TxQueue::new(vec![0u8; 12_000]), &ops)?;
             let growable = crate::GrowableBuffer::new(512, 12_000, 20_000);
