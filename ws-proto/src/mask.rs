@@ -74,8 +74,9 @@ fn copy_masked_words(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
 /// vectors, and the stores are aligned to 32 bytes.
 ///
 /// Measured by `benches/examples/align.rs` (the std Client's 64 KiB send,
-/// median of 3,000): 1,582-1,585 ns against 1,605-1,669 ns for the 16-byte
-/// path, 1.02-1.03x the u64 XOR anchor instead of 0.99-1.01x.
+/// median of 3,000, alternate runs of both builds): 1,581-1,587 ns against
+/// 1,605-1,669 ns for the 16-byte path; 1.02x the aligned u64 XOR anchor,
+/// against 0.99-1.02x. Aligning to 64 bytes instead changed nothing.
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2")]
 fn copy_masked_avx2(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
